@@ -106,6 +106,7 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 		BrokerID:         cfg.BrokerID,
 		DefaultLogConfig: defaultLogConfig(cfg),
 	}, b.logs, b.log.WithField("component", "replica"))
+	b.controller = coordinator.New(b.controllerConfig(), b.zk, b.log.WithField("component", "controller"))
 	admin := coordinator.NewAdmin(b.zk, b.controllerConfig(), b.log.WithField("component", "admin"))
 	h := handlers.New(handlers.Deps{
 		BrokerID:  cfg.BrokerID,
@@ -121,7 +122,7 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 		Replicas:     b.replicas,
 		Admin:        admin,
 		BrokerEpoch:  b.brokerEpoch.Load,
-		IsController: func() bool { return b.controller != nil && b.controller.IsActive() },
+		IsController: b.controller.IsActive,
 		Log:          b.log.WithField("component", "handlers"),
 	})
 
@@ -140,7 +141,6 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 	if err := b.server.Start(); err != nil {
 		return nil, fmt.Errorf("bind listeners: %w", err)
 	}
-	b.controller = coordinator.New(b.controllerConfig(), b.zk, b.log.WithField("component", "controller"))
 	b.log.WithField("elapsed", time.Since(started).String()).Info("broker started; registering")
 	return b, nil
 }

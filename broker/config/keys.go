@@ -1,9 +1,6 @@
 package config
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // Key describes one configuration key: its Kafka name, type and default, and
 // what it means. The table of keys (Keys) is the single source for the
@@ -48,12 +45,12 @@ var keys = []Key{
 		Doc: "Gregor key (Kafka uses log4j.properties instead): the level of the broker's log."},
 
 	// Listeners.
-	{Name: "listeners", Type: typeList, Default: "PLAINTEXT://:9092", valid: custom("NAME://host:port, ...", listenersReason),
+	{Name: "listeners", Type: typeList, Default: "PLAINTEXT://:9092", valid: custom("comma-separated NAME://host:port", listenersReason),
 		Doc: "Comma-separated listeners the broker binds, NAME://host:port. An empty host binds every interface, port 0 picks a free port. Names must be unique and each must be mapped to PLAINTEXT in listener.security.protocol.map."},
-	{Name: "advertised.listeners", Type: typeList, valid: custom("NAME://host:port, ...", listenersReason),
-		Doc: "Listeners published in ZooKeeper for clients and other brokers, if different from listeners (the default). Names must be a subset of the listeners' names; 0.0.0.0 is not allowed; an empty host is replaced by the broker with this machine's host name."},
+	{Name: "advertised.listeners", Type: typeList, valid: custom("comma-separated NAME://host:port", listenersReason),
+		Doc: "Listeners published in ZooKeeper for clients and other brokers, if different from listeners (the default). Names must be a subset of the listeners' names; 0.0.0.0 is not allowed; an empty host (or port 0, when listeners picks a free port) is filled in by the broker at start-up."},
 	{Name: "listener.security.protocol.map", Type: typeString, Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-		valid: custom("NAME:PROTOCOL, ...", protocolMapReason),
+		valid: custom("comma-separated NAME:PROTOCOL", protocolMapReason),
 		Doc:   "Map from listener name to security protocol, NAME:PROTOCOL,... Gregor implements only PLAINTEXT: a listener mapped to another protocol is an error."},
 	{Name: "inter.broker.listener.name", Type: typeString,
 		Doc: "Name of the listener brokers use to talk to each other. Defaults to the listener named after security.inter.broker.protocol (PLAINTEXT). Must be one of the advertised listeners; set at most one of this and security.inter.broker.protocol."},
@@ -61,7 +58,7 @@ var keys = []Key{
 		Doc: "Security protocol between brokers; only PLAINTEXT is supported. Names the inter-broker listener when inter.broker.listener.name is not set."},
 
 	// ZooKeeper.
-	{Name: "zookeeper.connect", Type: typeString, Required: true, valid: custom("host:port,... [/chroot]", zookeeperConnectReason),
+	{Name: "zookeeper.connect", Type: typeString, Required: true, valid: custom("comma-separated host[:port], then an optional /chroot", zookeeperConnectReason),
 		Doc: "ZooKeeper connection string: comma-separated host:port pairs (port defaults to 2181) with an optional chroot path, for example 127.0.0.1:2181,127.0.0.2:2181/kafka. Every Kafka znode lives under the chroot."},
 	{Name: "zookeeper.session.timeout.ms", Type: typeInt, Default: "18000", valid: atLeast(1),
 		Doc: "ZooKeeper session timeout. A broker whose session expires loses its /brokers/ids registration (and controllership) and re-registers."},
@@ -362,5 +359,5 @@ func (k Key) String() string {
 	if def == "" {
 		def = "null"
 	}
-	return fmt.Sprintf("%s (%s, default %s)", k.Name, k.Type, strings.TrimSpace(def))
+	return fmt.Sprintf("%s (%s, default %s)", k.Name, k.Type, def)
 }
