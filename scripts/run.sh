@@ -32,10 +32,16 @@ else
     -cp "$zkjar" org.apache.zookeeper.server.quorum.QuorumPeerMain config/zookeeper.properties \
     > data/zookeeper.log 2>&1 &
   zkpid=$!
-  for _ in $(seq 1 100); do
-    if echo ruok | (exec 3<>"/dev/tcp/127.0.0.1/$zkport" && cat >&3 && cat <&3) 2>/dev/null | grep -q imok; then break; fi
+  up=""
+  for _ in $(seq 1 300); do
+    if echo ruok | (exec 3<>"/dev/tcp/127.0.0.1/$zkport" && cat >&3 && cat <&3) 2>/dev/null | grep -q imok; then up=1; break; fi
+    kill -0 "$zkpid" 2>/dev/null || break
     sleep 0.2
   done
+  if [ -z "$up" ]; then
+    echo "ZooKeeper did not come up on 127.0.0.1:$zkport; see data/zookeeper.log" >&2
+    exit 1
+  fi
   echo "ZooKeeper up on 127.0.0.1:$zkport (log: data/zookeeper.log)"
 fi
 

@@ -1,0 +1,298 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// proc is one server process started by the benchmarks: kfake-server,
+// sink-server or a Gregor broker. Its output goes to logPath.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	started time.Time // just before exec
+	exited  chan struct{}
+	waitErr error
+}
+
+// startProc starts bin with args, its stdout and stderr going to a log file
+// in dir. When addrOnStdout, the first stdout line is the listen address,
+// which is returned.
+func startProc(dir, name string, addrOnStdout bool, bin string, args ...string) (*proc, string, error) {
+	logPath := filepath.Join(dir, name+".log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	var stdout io.ReadCloser
+	if addrOnStdout {
+		if stdout, err = cmd.StdoutPipe(); err != nil {
+			logf.Close()
+			return nil, "", err
+		}
+	} else {
+		cmd.Stdout = logf
+	}
+	p := &proc{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
+	p.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, "", fmt.Errorf("start %s: %w", name, err)
+	}
+	var addr string
+	if addrOnStdout {
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			_ = cmd.Process.Kill()
+		} else {
+			addr = strings.TrimSpace(line)
+			go func() { _, _ = io.Copy(logf, stdout) }()
+		}
+		if addr == "" {
+			_ = cmd.Wait()
+			logf.Close()
+			return nil, "", fmt.Errorf("%s printed no address: %v\n%s", name, err, p.logTail())
+		}
+	}
+	go func() {
+		p.waitErr = cmd.Wait()
+		logf.Close()
+		close(p.exited)
+	}()
+	return p, addr, nil
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// stopTimeout is how long stop waits after SIGTERM before SIGKILL.
+const stopTimeout = 30 * time.Second
+
+// stop sends SIGTERM and waits up to stopTimeout for the exit, then SIGKILLs
+// the process group. It returns how long the process took to exit and
+// whether it had to be killed.
+func (p *proc) stop() (time.Duration, bool) {
+	select {
+	case <-p.exited:
+		return 0, false
+	default:
+	}
+	start := time.Now()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		return time.Since(start), false
+	case <-time.After(stopTimeout):
+		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+		<-p.exited
+		return time.Since(start), true
+	}
+}
+
+func (p *proc) logTail() string {
+	b, _ := os.ReadFile(p.logPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+var clkTck = sync.OnceValue(func() float64 {
+	out, err := exec.Command("getconf", "CLK_TCK").Output()
+	if err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil && n > 0 {
+			return float64(n)
+		}
+	}
+	return 100
+})
+
+// cpuSeconds is utime+stime of pid from /proc/<pid>/stat.
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces; the fields start after its ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("malformed /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return float64(utime+stime) / clkTck(), nil
+}
+
+// selfCPUSeconds is the benchmark process's own user+system time: the client.
+func selfCPUSeconds() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// rssMB is VmRSS of pid from /proc/<pid>/status, in MB (10^6 bytes).
+func rssMB(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v) // "12345 kB"
+			kb, err := strconv.ParseFloat(f[0], 64)
+			return kb * 1024 / 1e6, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+// waitReady polls addr with ApiVersions and Metadata requests on a raw
+// connection every millisecond until Metadata lists broker brokerID and names
+// a controller. It returns the time since the process was started.
+func waitReady(ctx context.Context, p *proc, addr string, brokerID int32) (time.Duration, error) {
+	var last error
+	for {
+		ready, err := metadataReady(addr, brokerID)
+		if ready {
+			return time.Since(p.started), nil
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-p.exited:
+			return 0, fmt.Errorf("%s exited (%v) before ready:\n%s", p.name, p.waitErr, p.logTail())
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%s not ready (last: %v):\n%s", p.name, last, p.logTail())
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+func metadataReady(addr string, brokerID int32) (bool, error) {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	vreq := kmsg.NewPtrApiVersionsRequest() // v0: every broker answers it
+	vresp, err := rawRequest(conn, vreq, 1)
+	if err != nil {
+		return false, err
+	}
+	mver := int16(-1)
+	for _, k := range vresp.(*kmsg.ApiVersionsResponse).ApiKeys {
+		if k.ApiKey == 3 {
+			mver = min(k.MaxVersion, 12)
+		}
+	}
+	if mver < 1 {
+		return false, fmt.Errorf("metadata v1+ not advertised")
+	}
+	mreq := kmsg.NewPtrMetadataRequest()
+	mreq.SetVersion(mver)
+	mreq.Topics = []kmsg.MetadataRequestTopic{} // no topics, just brokers and controller
+	mresp, err := rawRequest(conn, mreq, 2)
+	if err != nil {
+		return false, err
+	}
+	m := mresp.(*kmsg.MetadataResponse)
+	if m.ControllerID < 0 {
+		return false, errors.New("no controller yet")
+	}
+	for _, b := range m.Brokers {
+		if b.NodeID == brokerID {
+			return true, nil
+		}
+	}
+	return false, errors.New("broker not listed yet")
+}
+
+var formatter = kmsg.NewRequestFormatter(kmsg.FormatterClientID("gregor-bench"))
+
+// rawRequest writes req on conn and reads its response.
+func rawRequest(conn net.Conn, req kmsg.Request, corr int32) (kmsg.Response, error) {
+	if _, err := conn.Write(formatter.AppendRequest(nil, req, corr)); err != nil {
+		return nil, err
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(size[:])
+	if n < 4 || n > 64<<20 {
+		return nil, fmt.Errorf("bad response size %d", n)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		return nil, err
+	}
+	if got := int32(binary.BigEndian.Uint32(buf)); got != corr {
+		return nil, fmt.Errorf("correlation id %d, want %d", got, corr)
+	}
+	body := buf[4:]
+	if req.IsFlexible() && req.Key() != 18 {
+		var err error
+		if body, err = skipTags(body); err != nil {
+			return nil, err
+		}
+	}
+	resp := req.ResponseKind()
+	if err := resp.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("decode %T: %w", resp, err)
+	}
+	return resp, nil
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// goBuild builds the package pkg (relative to the module root) into dir.
+func goBuild(dir, pkg, name string) (string, error) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	return out, nil
+}

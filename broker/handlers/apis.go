@@ -1,0 +1,67 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-broker/gregor/broker/server"
+)
+
+// handlerFunc serves one API. It returns nil, nil to send nothing (Produce
+// acks=0) and an error only when the connection must be closed.
+type handlerFunc func(h *Handlers, ctx context.Context, r *server.Request) (kmsg.Response, error)
+
+// api is one row of the table: the versions served and the handler.
+type api struct {
+	key      int16
+	min, max int16
+	handle   handlerFunc
+}
+
+const apiKeyApiVersions = 18
+
+// apiTable is the one table of served APIs. ApiVersions advertises exactly
+// these ranges. The ranges cover what sarama (Config.Version V0_11_0_0 to
+// newest), franz-go and librdkafka send; see each file's contract.
+func apiTable() []api {
+	return []api{
+		{key: 0, min: 3, max: 11, handle: (*Handlers).handleProduce},
+		{key: 1, min: 4, max: 12, handle: (*Handlers).handleFetch},
+		{key: 2, min: 1, max: 6, handle: (*Handlers).handleListOffsets},
+		{key: 3, min: 0, max: 12, handle: (*Handlers).handleMetadata},
+		{key: 4, min: 0, max: 7, handle: (*Handlers).handleLeaderAndIsr},
+		{key: 5, min: 0, max: 4, handle: (*Handlers).handleStopReplica},
+		{key: 6, min: 0, max: 8, handle: (*Handlers).handleUpdateMetadata},
+		{key: 18, min: 0, max: 3, handle: (*Handlers).handleApiVersions},
+		{key: 19, min: 0, max: 7, handle: (*Handlers).handleCreateTopics},
+		{key: 20, min: 0, max: 6, handle: (*Handlers).handleDeleteTopics},
+	}
+}
+
+// apiIndex is the table sorted by key and indexed. It panics on a double
+// registration (a programmer error, caught by the tests).
+type apiIndex struct {
+	sorted []api
+	byKey  map[int16]*api
+}
+
+func newAPIIndex(table []api) *apiIndex {
+	ix := &apiIndex{sorted: table, byKey: make(map[int16]*api, len(table))}
+	sort.Slice(ix.sorted, func(i, j int) bool { return ix.sorted[i].key < ix.sorted[j].key })
+	for i := range ix.sorted {
+		a := &ix.sorted[i]
+		if _, dup := ix.byKey[a.key]; dup {
+			panic(fmt.Sprintf("handlers: api key %d registered twice", a.key))
+		}
+		ix.byKey[a.key] = a
+	}
+	return ix
+}
+
+func (ix *apiIndex) lookup(key int16) (*api, bool) {
+	a, ok := ix.byKey[key]
+	return a, ok
+}

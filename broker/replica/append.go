@@ -1,0 +1,105 @@
+package replica
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/gregor-broker/gregor/broker/storage"
+)
+
+// AppendResult is the outcome of appending one partition's records.
+type AppendResult struct {
+	Topic     string
+	Partition int32
+	Info      storage.AppendInfo
+	// Err is nil on success; otherwise a *kerr.Error or a storage sentinel.
+	Err error
+
+	p *Partition
+}
+
+// AppendRecords appends records (one producer batch, already decoded from a
+// Produce request) to a partition this broker leads, as Kafka's
+// ReplicaManager.appendRecords: the log validates the batch and assigns
+// offsets, then the high watermark advances and waiting fetches are woken.
+// Errors: UNKNOWN_TOPIC_OR_PARTITION (not hosted), NOT_LEADER_OR_FOLLOWER,
+// and the storage sentinels for invalid batches.
+func (m *Manager) AppendRecords(topic string, partition int32, records []byte, requiredAcks int16, now time.Time) AppendResult {
+	res := AppendResult{Topic: topic, Partition: partition}
+	if m.closed.Load() {
+		res.Err = kerr.NotLeaderForPartition
+		return res
+	}
+	p, err := m.hostedPartition(topic, partition)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	res.p = p
+	res.Info, res.Err = p.appendRecordsToLeader(records, requiredAcks, now)
+	return res
+}
+
+// WaitForAcks is the delayed produce of acks=all (Kafka's DelayedProduce):
+// it returns once the high watermark of every successfully appended
+// partition is past its last offset, setting Err on the others:
+// REQUEST_TIMED_OUT when timeout passes first, NOT_LEADER_OR_FOLLOWER when
+// the partition lost leadership meanwhile. The data stays in the log either
+// way. With an ISR of only this broker the high watermark moved during the
+// append, so it returns at once. Issue 4 adds NOT_ENOUGH_REPLICAS_AFTER_APPEND
+// (ISR below min.insync.replicas when the high watermark passes).
+func (m *Manager) WaitForAcks(ctx context.Context, timeout time.Duration, results []AppendResult) {
+	pending := func() []int {
+		var idx []int
+		for i := range results {
+			r := &results[i]
+			if r.Err != nil || r.p == nil {
+				continue
+			}
+			r.p.mu.RLock()
+			leader, stopped := r.p.isLeader, r.p.stopped
+			r.p.mu.RUnlock()
+			if stopped || !leader {
+				r.Err = kerr.NotLeaderForPartition
+				continue
+			}
+			if r.p.HighWatermark() <= r.Info.LastOffset {
+				idx = append(idx, i)
+			}
+		}
+		return idx
+	}
+	idx := pending()
+	if len(idx) == 0 {
+		return
+	}
+	wake := make(chan struct{}, 1)
+	for _, i := range idx {
+		results[i].p.addWaiter(wake)
+	}
+	defer func() {
+		for _, i := range idx {
+			results[i].p.removeWaiter(wake)
+		}
+	}()
+	timer := time.NewTimer(max(timeout, 0))
+	defer timer.Stop()
+	for {
+		select {
+		case <-wake:
+			if len(pending()) == 0 {
+				return
+			}
+			continue
+		case <-timer.C:
+		case <-ctx.Done():
+		case <-m.closeCh:
+		}
+		for _, i := range pending() {
+			results[i].Err = kerr.RequestTimedOut
+		}
+		return
+	}
+}

@@ -1,0 +1,267 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-broker/gregor/zkpaths"
+	"github.com/gregor-broker/gregor/zkpaths/zktest"
+)
+
+var testZK *zktest.Cluster
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "coordinator-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testZK, err = zktest.StartCluster(dir, 1, zktest.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "zktest:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	testZK.Stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type testWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func testLog(t *testing.T) *logrus.Entry {
+	w := &testWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
+	l := logrus.New()
+	l.SetOutput(w)
+	l.SetLevel(logrus.InfoLevel)
+	return logrus.NewEntry(l)
+}
+
+var chrootSeq atomic.Int64
+
+func testChroot(t *testing.T) string {
+	return fmt.Sprintf("/c/%s-%d-%d", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano()%1e6, chrootSeq.Add(1))
+}
+
+func connect(t *testing.T, chroot string) *zkpaths.Client {
+	t.Helper()
+	c, err := zkpaths.Connect(testZK.ConnectString()+chroot, 8*time.Second, testLog(t).WithField("component", "zk"), zkpaths.WithConnectionTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	timeout *= 2 // the test machine is shared and often overloaded
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("condition not met after %s: %v", timeout, err)
+}
+
+// fakeBroker is a stand-in broker's inter-broker listener: a real TCP
+// server decoding real kmsg requests and answering empty responses
+// (StopReplica: success for every partition).
+type fakeBroker struct {
+	ln net.Listener
+	mu sync.Mutex
+	rs []receivedRequest
+	wg sync.WaitGroup
+}
+
+type receivedRequest struct {
+	clientID string
+	req      kmsg.Request
+}
+
+func newFakeBroker(t *testing.T) *fakeBroker {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeBroker{ln: ln}
+	f.wg.Add(1)
+	go f.accept()
+	t.Cleanup(func() { ln.Close(); f.wg.Wait() })
+	return f
+}
+
+func (f *fakeBroker) port() int { return f.ln.Addr().(*net.TCPAddr).Port }
+
+func (f *fakeBroker) accept() {
+	defer f.wg.Done()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			return
+		}
+		conns = append(conns, c)
+		f.wg.Add(1)
+		go func() { defer f.wg.Done(); f.serve(c) }()
+	}
+}
+
+func (f *fakeBroker) serve(c net.Conn) {
+	defer c.Close()
+	for {
+		var size [4]byte
+		if _, err := io.ReadFull(c, size[:]); err != nil {
+			return
+		}
+		buf := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return
+		}
+		key, version := int16(binary.BigEndian.Uint16(buf)), int16(binary.BigEndian.Uint16(buf[2:]))
+		corr := binary.BigEndian.Uint32(buf[4:])
+		n := int16(binary.BigEndian.Uint16(buf[8:]))
+		clientID := ""
+		body := buf[10:]
+		if n > 0 {
+			clientID, body = string(body[:n]), body[n:]
+		}
+		req := kmsg.RequestForKey(key)
+		req.SetVersion(version)
+		var err error
+		if req.IsFlexible() {
+			if body, err = skipTags(body); err != nil {
+				return
+			}
+		}
+		if err := req.ReadFrom(body); err != nil {
+			return
+		}
+		f.mu.Lock()
+		f.rs = append(f.rs, receivedRequest{clientID, req})
+		f.mu.Unlock()
+		resp := req.ResponseKind()
+		resp.SetVersion(version)
+		if sr, ok := req.(*kmsg.StopReplicaRequest); ok {
+			r := resp.(*kmsg.StopReplicaResponse)
+			for _, t := range sr.Topics {
+				for _, p := range t.PartitionStates {
+					rp := kmsg.NewStopReplicaResponsePartition()
+					rp.Topic, rp.Partition = t.Topic, p.Partition
+					r.Partitions = append(r.Partitions, rp)
+				}
+			}
+		}
+		out := binary.BigEndian.AppendUint32(nil, 0)
+		out = binary.BigEndian.AppendUint32(out, corr)
+		if req.IsFlexible() {
+			out = append(out, 0)
+		}
+		out = resp.AppendTo(out)
+		binary.BigEndian.PutUint32(out, uint32(len(out)-4))
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+func (f *fakeBroker) requests() []receivedRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]receivedRequest(nil), f.rs...)
+}
+
+// testBroker is one stand-in broker: its own ZooKeeper session,
+// registration, fake inter-broker listener and (optionally) controller.
+type testBroker struct {
+	id         int32
+	zk         *zkpaths.Client
+	epoch      int64
+	fake       *fakeBroker
+	controller *Controller
+	cancel     context.CancelFunc
+	done       chan struct{}
+}
+
+func testConfig(id int32) Config {
+	return Config{BrokerID: id, InterBrokerListener: "REPLICATION", DefaultNumPartitions: 1, DefaultReplicationFactor: 1,
+		DeleteTopicEnable: true, SocketTimeout: 2 * time.Second}
+}
+
+func startBroker(t *testing.T, chroot string, id int32, withController bool) *testBroker {
+	t.Helper()
+	b := &testBroker{id: id, zk: connect(t, chroot), fake: newFakeBroker(t)}
+	if err := b.zk.CreateTopLevelPaths(); err != nil {
+		t.Fatal(err)
+	}
+	info := zkpaths.BrokerInfo{ID: id, JmxPort: -1, Rack: fmt.Sprintf("rack%d", id), Endpoints: []zkpaths.Endpoint{
+		{Listener: "CLIENT", Host: "127.0.0.1", Port: 1, SecurityProtocol: "PLAINTEXT"},
+		{Listener: "REPLICATION", Host: "127.0.0.1", Port: b.fake.port(), SecurityProtocol: "PLAINTEXT"},
+	}}
+	var err error
+	if b.epoch, err = b.zk.RegisterBroker(info); err != nil {
+		t.Fatal(err)
+	}
+	if withController {
+		b.controller = New(testConfig(id), b.zk, testLog(t).WithField("broker_id", id))
+		ctx, cancel := context.WithCancel(context.Background())
+		b.cancel, b.done = cancel, make(chan struct{})
+		go func() { defer close(b.done); _ = b.controller.Run(ctx) }()
+		t.Cleanup(b.stop)
+	}
+	return b
+}
+
+// stop cancels the controller and waits for Run to return.
+func (b *testBroker) stop() {
+	if b.cancel != nil {
+		b.cancel()
+		<-b.done
+		b.cancel = nil
+	}
+}
+
+func activeControllers(bs []*testBroker) []*testBroker {
+	var out []*testBroker
+	for _, b := range bs {
+		if b.controller != nil && b.cancel != nil && b.controller.IsActive() {
+			out = append(out, b)
+		}
+	}
+	return out
+}

@@ -1,0 +1,229 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/sirupsen/logrus"
+
+	"github.com/gregor-broker/gregor/zkpaths"
+)
+
+// maxStateRetries bounds the re-read-and-decide loop on a stale partition
+// epoch (BADVERSION on the state znode).
+const maxStateRetries = 10
+
+// triggerOnlinePartitionStateChange moves every New and Offline partition
+// (except those of topics being deleted) to Online: initialise New ones,
+// elect a leader for Offline ones; then flushes the batch.
+func (c *Controller) triggerOnlinePartitionStateChange() error {
+	var newParts, offline []tp
+	for _, p := range c.cc.allPartitions() {
+		if c.cc.deleting(p.topic) {
+			continue
+		}
+		switch c.cc.partition(p).phase {
+		case partitionNew:
+			newParts = append(newParts, p)
+		case partitionOffline:
+			offline = append(offline, p)
+		}
+	}
+	if err := c.initializeLeaderAndISR(newParts); err != nil {
+		return err
+	}
+	if err := c.electOfflineLeaders(offline); err != nil {
+		return err
+	}
+	c.sendBatch()
+	return nil
+}
+
+// createFenced creates path (null data) under the epoch fence, ignoring
+// NodeExists.
+func (c *Controller) createFenced(path string) error {
+	_, err := c.zk.EpochFenced(c.epochZkVersion, zkpaths.CreateOp(path, nil, zkpaths.Persistent))
+	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return err
+	}
+	return nil
+}
+
+// initializeLeaderAndISR is New → Online: leader = first live replica,
+// ISR = live replicas, leader_epoch 0; the state znode (and its parents) is
+// created under the epoch fence; LeaderAndIsr (isNew) goes to the ISR.
+func (c *Controller) initializeLeaderAndISR(parts []tp) error {
+	epoch := c.epoch.Load()
+	parentsDone := map[string]bool{}
+	for _, p := range parts {
+		pi := c.cc.partition(p)
+		leader, isr, ok := initialLeaderAndISR(pi.replicas, c.cc.liveIDs())
+		if !ok {
+			c.log.WithFields(logrus.Fields{"topic": p.topic, "partition": p.partition, "replicas": pi.replicas}).
+				Error("cannot initialise partition: no assigned replica is alive")
+			continue
+		}
+		if !parentsDone[p.topic] {
+			if err := c.createFenced(zkpaths.TopicPartitionsPath(p.topic)); err != nil {
+				return err
+			}
+			parentsDone[p.topic] = true
+		}
+		if err := c.createFenced(zkpaths.TopicPartitionPath(p.topic, p.partition)); err != nil {
+			return err
+		}
+		st := zkpaths.PartitionState{Leader: leader, LeaderEpoch: 0, ISR: isr, ControllerEpoch: epoch}
+		_, err := c.zk.EpochFenced(c.epochZkVersion, zkpaths.CreateOp(zkpaths.PartitionStatePath(p.topic, p.partition), st.Encode(), zkpaths.Persistent))
+		if errors.Is(err, zk.ErrNodeExists) {
+			// Written before (a controller that failed half-way): adopt it
+			// and let the election logic take it from there.
+			cur, stat, rerr := c.zk.GetPartitionState(p.topic, p.partition)
+			if rerr != nil {
+				return rerr
+			}
+			pi.leadership, pi.zkVersion = &cur, stat.Version
+			if cur.Leader >= 0 && c.cc.isLive(cur.Leader) {
+				pi.phase = partitionOnline
+				c.batch.addLeaderAndISR(c.cc.liveReplicas(pi.replicas), p, false)
+			} else {
+				pi.phase = partitionOffline
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		pi.leadership, pi.zkVersion, pi.phase = &st, 0, partitionOnline
+		c.log.WithFields(logrus.Fields{"topic": p.topic, "partition": p.partition, "leader": leader, "isr": isr, "leader_epoch": 0}).Info("partition online")
+		c.batch.addLeaderAndISR(isr, p, true)
+	}
+	// Partitions still Offline after an adoption are elected now.
+	var offline []tp
+	for _, p := range parts {
+		if pi := c.cc.partition(p); pi.phase == partitionOffline {
+			offline = append(offline, p)
+		}
+	}
+	return c.electOfflineLeaders(offline)
+}
+
+// updateState re-reads a partition's state and writes decide(current)
+// conditionally on its dataVersion, retrying on BADVERSION. decide returns
+// ok=false to write nothing. It returns whether a write happened.
+func (c *Controller) updateState(p tp, decide func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool)) (bool, error) {
+	pi := c.cc.partition(p)
+	for attempt := 0; attempt < maxStateRetries; attempt++ {
+		cur, stat, err := c.zk.GetPartitionState(p.topic, p.partition)
+		if err != nil {
+			return false, err
+		}
+		pi.leadership, pi.zkVersion = &cur, stat.Version
+		if cur.ControllerEpoch > c.epoch.Load() {
+			c.log.WithFields(logrus.Fields{"topic": p.topic, "partition": p.partition, "controller_epoch": cur.ControllerEpoch}).
+				Warn("partition state written by a newer controller; aborting state change")
+			return false, nil
+		}
+		next, ok := decide(cur)
+		if !ok {
+			return false, nil
+		}
+		next.ControllerEpoch = c.epoch.Load()
+		res, err := c.zk.EpochFenced(c.epochZkVersion, zkpaths.SetDataOp(zkpaths.PartitionStatePath(p.topic, p.partition), next.Encode(), stat.Version))
+		if errors.Is(err, zk.ErrBadVersion) {
+			continue // a leader changed the ISR meanwhile: re-read, decide again
+		}
+		if err != nil {
+			return false, err
+		}
+		pi.leadership, pi.zkVersion = &next, res[0].Stat.Version
+		return true, nil
+	}
+	return false, fmt.Errorf("update state of %s-%d: partition epoch kept changing", p.topic, p.partition)
+}
+
+// electOfflineLeaders runs the OfflinePartition election (clean; unclean
+// only for partitions without a live ISR member whose topic allows it).
+func (c *Controller) electOfflineLeaders(parts []tp) error {
+	for _, p := range parts {
+		pi := c.cc.partition(p)
+		if pi.leadership == nil {
+			continue
+		}
+		live := c.cc.liveReplicas(pi.replicas)
+		var elected, unclean bool
+		wrote, err := c.updateState(p, func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
+			leader, u, ok := offlinePartitionLeader(pi.replicas, cur.ISR, live, false)
+			if !ok && len(live) > 0 && c.uncleanEnabled(p.topic) {
+				leader, u, ok = offlinePartitionLeader(pi.replicas, cur.ISR, live, true)
+			}
+			if !ok {
+				return cur, false
+			}
+			elected, unclean = true, u
+			return zkpaths.PartitionState{Leader: leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: offlinePartitionISR(cur.ISR, live, leader, u)}, true
+		})
+		if err != nil {
+			return err
+		}
+		l := c.log.WithFields(logrus.Fields{"topic": p.topic, "partition": p.partition})
+		if !wrote {
+			if !elected {
+				l.WithField("isr", pi.leadership.ISR).Warn("no leader could be elected; partition offline")
+			}
+			continue
+		}
+		st := pi.leadership
+		l = l.WithFields(logrus.Fields{"leader": st.Leader, "leader_epoch": st.LeaderEpoch, "isr": st.ISR})
+		if unclean {
+			l.Warn("unclean leader election")
+		} else {
+			l.Info("leader elected")
+		}
+		pi.phase = partitionOnline
+		c.batch.addLeaderAndISR(live, p, false)
+	}
+	return nil
+}
+
+// offlineReplicas is the OfflineReplica transition for the given dead
+// replicas per partition: they leave the ISR (never emptying it), the leader
+// becomes -1 if it is among them, leader_epoch + 1, and LeaderAndIsr goes to
+// the remaining live replicas. Partitions without leadership only get
+// UpdateMetadata.
+func (c *Controller) offlineReplicas(dead map[tp][]int32) error {
+	var ps []tp
+	for p := range dead {
+		ps = append(ps, p)
+	}
+	sortTPs(ps)
+	for _, p := range ps {
+		pi := c.cc.partition(p)
+		if pi == nil || c.cc.deleting(p.topic) {
+			continue
+		}
+		if pi.leadership == nil {
+			c.batch.addUpdateMetadataToAll(p)
+			continue
+		}
+		removed := dead[p]
+		wrote, err := c.updateState(p, func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
+			leader, isr, changed := removeReplicasFromISR(cur.Leader, cur.ISR, removed)
+			return zkpaths.PartitionState{Leader: leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: isr}, changed
+		})
+		if err != nil {
+			return err
+		}
+		if !wrote {
+			continue
+		}
+		st := pi.leadership
+		if st.Leader < 0 {
+			pi.phase = partitionOffline
+		}
+		c.log.WithFields(logrus.Fields{"topic": p.topic, "partition": p.partition, "leader": st.Leader, "leader_epoch": st.LeaderEpoch, "isr": st.ISR, "removed": removed}).
+			Info("replicas removed from ISR")
+		c.batch.addLeaderAndISR(filter(c.cc.liveReplicas(pi.replicas), func(r int32) bool { return !contains(removed, r) }), p, false)
+	}
+	return nil
+}
