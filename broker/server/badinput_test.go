@@ -149,7 +149,7 @@ func TestBadInput(t *testing.T) {
 			c.write(tt.send)
 			switch tt.want {
 			case closed:
-				c.expectClosed(5 * time.Second)
+				c.expectClosed(20 * time.Second)
 			case answered:
 				key := int16(binary.BigEndian.Uint16(tt.send[4:]))
 				resp := c.mustRead(key, tt.respV, 7)
@@ -164,11 +164,13 @@ func TestBadInput(t *testing.T) {
 			const slack = 256 << 10
 			limit := max(8*uint64(len(tt.send)), 64<<10) + slack
 			if tt.row == 16 && tt.want == answered {
-				// kmsg keeps unknown tags in a map: ~40 bytes
+				// kmsg keeps unknown tags in a map: ~30 bytes
 				// per 3-byte tag (reported, not ours to fix).
-				limit = 32*uint64(len(tt.send)) + slack
+				limit = 40*uint64(len(tt.send)) + slack
 			}
-			if got := after.TotalAlloc - before.TotalAlloc; got > limit {
+			got := after.TotalAlloc - before.TotalAlloc
+			t.Logf("row %d: %d bytes sent, %d bytes allocated in the process", tt.row, len(tt.send), got)
+			if got > limit {
 				t.Errorf("row %d: allocated %d bytes for %d bytes sent (limit %d)", tt.row, got, len(tt.send), limit)
 			}
 			c.nc.Close()

@@ -169,7 +169,7 @@ func (c *testClient) send(req kmsg.Request, corr int32) {
 
 // read reads one response frame and decodes it as key at version.
 func (c *testClient) read(key, version int16) (int32, kmsg.Response, error) {
-	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.nc.SetReadDeadline(time.Now().Add(20 * time.Second)) // generous: 2 shared cores
 	var size [4]byte
 	if _, err := io.ReadFull(c.nc, size[:]); err != nil {
 		return 0, nil, err
@@ -374,7 +374,7 @@ func TestHandlerPanicAndError(t *testing.T) {
 		t.Run(topic, func(t *testing.T) {
 			c := dial(t, s)
 			c.send(metadataReq(1, topic), 1)
-			c.expectClosed(5 * time.Second)
+			c.expectClosed(20 * time.Second)
 			checkServed(t, s)
 		})
 	}
@@ -414,7 +414,7 @@ func TestTimeouts(t *testing.T) {
 			c := dial(t, s)
 			start := time.Now()
 			tt.client(c)
-			c.expectClosed(5 * time.Second)
+			c.expectClosed(20 * time.Second)
 			if el := time.Since(start); el < tt.after-50*time.Millisecond {
 				t.Fatalf("closed after %v, before %v", el, tt.after)
 			}

@@ -20,6 +20,9 @@ import (
 // is ErrInvalidRecord.
 const MaxDecompressedBatchBytes = 64 << 20
 
+// decompressLimit is MaxDecompressedBatchBytes; tests lower it.
+var decompressLimit int64 = MaxDecompressedBatchBytes
+
 // Kafka compression codec ids (attributes bits 0-2).
 const (
 	codecNone   = 0
@@ -155,7 +158,7 @@ func (s *snappyReader) Read(p []byte) (int, error) {
 			return 0, fmt.Errorf("%w: snappy: %v", ErrInvalidRecord, err)
 		}
 		// A snappy copy element expands at most 64 bytes from 3 (~21x).
-		if dl > MaxDecompressedBatchBytes || dl > 22*len(block)+64 {
+		if int64(dl) > decompressLimit || dl > 22*len(block)+64 {
 			return 0, fmt.Errorf("%w: snappy block of %d bytes", ErrInvalidRecord, dl)
 		}
 		if cap(s.buf) < dl {
@@ -184,7 +187,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 		for i := 0; i < 8; i++ {
 			n, err := l.r.Read(one[:])
 			if n > 0 {
-				return 0, fmt.Errorf("%w: decompresses past %d bytes", ErrInvalidRecord, int64(MaxDecompressedBatchBytes))
+				return 0, fmt.Errorf("%w: decompresses past %d bytes", ErrInvalidRecord, decompressLimit)
 			}
 			if err != nil {
 				return 0, err

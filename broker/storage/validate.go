@@ -260,7 +260,7 @@ func walkCompressedRecords(codec int8, payload []byte, count int32, firstTs, tar
 		return res, err
 	}
 	defer release()
-	br := getBufReader(&limitedReader{r: src, n: MaxDecompressedBatchBytes})
+	br := getBufReader(&limitedReader{r: src, n: decompressLimit})
 	defer putBufReader(br)
 	sr := streamRecordReader{r: br}
 	for i := int32(0); i < count; i++ {
@@ -326,7 +326,7 @@ func (s *streamRecordReader) record() (tsDelta int64, offsetDelta int32, err err
 	if s.err != nil {
 		return 0, 0, s.err
 	}
-	if length < 1 || length > MaxDecompressedBatchBytes {
+	if length < 1 || length > decompressLimit {
 		return 0, 0, fmt.Errorf("%w: record length %d", errRecord, length)
 	}
 	used := int64(1)

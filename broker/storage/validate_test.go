@@ -9,6 +9,7 @@ import (
 )
 
 func TestValidateLeaderBatches(t *testing.T) {
+	lowLimit(t)
 	cfg := DefaultLogConfig().normalized()
 	good := func() []byte { return makeBatch(t, batchSpec{records: 3, valueSize: 10, firstTs: 1000}) }
 	recrc := func(b []byte) []byte { setBatchCRC(b); return b }
@@ -80,10 +81,10 @@ func TestValidateLeaderBatches(t *testing.T) {
 			return recrc(b)
 		}, ErrInvalidRecord},
 		{"zstd bomb", func() []byte {
-			// One record claiming a 100 MiB value of zeros.
-			bomb := bytes.Repeat([]byte{0}, 100<<20)
+			// One well-formed record followed by 2 MiB of zeros (past the lowered cap).
 			b := makeBatch(t, batchSpec{records: 1, valueSize: 1, codec: codecZstd})
-			payload := compress(t, codecZstd, append([]byte{0x80, 0x80, 0x80, 0xc0, 0x00}, bomb...), false)
+			one := makeBatch(t, batchSpec{records: 1, valueSize: 1})[batchHeaderSize:]
+			payload := compress(t, codecZstd, append(one, make([]byte, 2<<20)...), false)
 			b = append(b[:batchHeaderSize], payload...)
 			binary.BigEndian.PutUint32(b[batchOffLength:], uint32(len(b)-batchLogOverhead))
 			return recrc(b)
@@ -130,15 +131,23 @@ func TestValidateFollowerBatches(t *testing.T) {
 	}
 }
 
+// lowLimit lowers the decompression cap for the test (not parallel).
+func lowLimit(t *testing.T) {
+	old := decompressLimit
+	decompressLimit = 1 << 20
+	t.Cleanup(func() { decompressLimit = old })
+}
+
 func TestDecompressionLimit(t *testing.T) {
-	bomb := bytes.Repeat([]byte{0}, MaxDecompressedBatchBytes+1)
+	lowLimit(t)
+	bomb := bytes.Repeat([]byte{0}, int(decompressLimit)+1)
 	for _, codec := range []int8{codecGzip, codecLZ4, codecZstd, codecSnappy} {
 		payload := compress(t, codec, bomb, true)
 		src, release, err := newDecompressor(codec, payload)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = io.Copy(io.Discard, &limitedReader{r: src, n: MaxDecompressedBatchBytes})
+		_, err = io.Copy(io.Discard, &limitedReader{r: src, n: decompressLimit})
 		release()
 		if !errors.Is(err, ErrInvalidRecord) {
 			t.Fatalf("codec %d: want ErrInvalidRecord past the limit, got %v", codec, err)
