@@ -7,8 +7,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,6 +61,7 @@ var value = sync.OnceValue(func() []byte {
 // target in a rotating order, so a burst of background load hits all targets
 // alike and the ratios of one round compare like with like.
 func BenchmarkOneBroker(b *testing.B) {
+	m0 := readMachine()
 	b.Run("produce", benchProduce)
 	b.Run("consume", benchConsume)
 	b.Run("start", func(b *testing.B) {
@@ -64,6 +69,7 @@ func BenchmarkOneBroker(b *testing.B) {
 		b.Run("gregor", benchStartGregor)
 	})
 	printFigures(os.Stdout)
+	fmt.Println("machine:", m0.describe(readMachine()))
 }
 
 func newProducer(addr string) (*kgo.Client, error) {
@@ -145,6 +151,9 @@ func consumeN(ctx context.Context, addr string, n int64) error {
 	return nil
 }
 
+// verbose (GREGOR_BENCH_VERBOSE set) prints every round's time to stderr.
+var verbose = os.Getenv("GREGOR_BENCH_VERBOSE") != ""
+
 // leg is one target's share of an interleaved benchmark.
 type leg struct {
 	t         *target
@@ -177,6 +186,14 @@ func interleave(b *testing.B, ts []*target, op func(ctx context.Context, t *targ
 		}
 		l.cpu0 = c
 	}
+	if dir := os.Getenv("GREGOR_BENCH_PERF"); dir != "" {
+		for _, l := range legs {
+			if l.t.name == "gregor" {
+				stop := perfRecord(b, l.t.proc.pid(), filepath.Join(dir, "gregor-"+path.Base(b.Name())+".perf.data"))
+				defer stop()
+			}
+		}
+	}
 	for b.Loop() {
 		for r := range int(rounds()) {
 			for i := range legs {
@@ -191,6 +208,9 @@ func interleave(b *testing.B, ts []*target, op func(ctx context.Context, t *targ
 				l.bytes += chunk
 				l.wall += d
 				l.perRound = append(l.perRound, float64(chunk)/1e6/d.Seconds())
+				if verbose {
+					fmt.Fprintf(os.Stderr, "bench: %s round %d %s: %s, %.1f MB/s\n", b.Name(), r, l.t.name, d.Round(time.Millisecond), float64(chunk)/1e6/d.Seconds())
+				}
 			}
 		}
 	}
@@ -238,6 +258,7 @@ func record(b *testing.B, figure string, legs []*leg) {
 			rs[i] = g.perRound[i] / bl.perRound[i]
 		}
 		slices.Sort(rs)
+		setResult(figure+"/gregor/"+base+"/median", median(rs))
 		setResult(figure+"/gregor/"+base+"/min", rs[0])
 		setResult(figure+"/gregor/"+base+"/max", rs[len(rs)-1])
 	}
@@ -408,19 +429,23 @@ func benchStartGregor(b *testing.B) {
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
-// report records the median of vs.
+// report reports and records the median of vs.
 func report(b *testing.B, key, unit string, vs []float64) {
 	if len(vs) == 0 {
 		return
 	}
-	s := slices.Clone(vs)
-	slices.Sort(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
+	med := median(vs)
 	b.ReportMetric(med, unit)
 	setResult(key, med)
+}
+
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return s[len(s)/2]
 }
 
 // printFigures writes one "figure:" line per figure of the issue, with the
@@ -434,12 +459,13 @@ func printFigures(w io.Writer) {
 	}
 	ratio := func(key string) (float64, bool) { return result(key) }
 	spread := func(key string) string {
+		med, ok0 := result(key + "/median")
 		lo, ok1 := result(key + "/min")
 		hi, ok2 := result(key + "/max")
-		if !ok1 || !ok2 {
+		if !ok0 || !ok1 || !ok2 {
 			return ""
 		}
-		return fmt.Sprintf(" [rounds %.2f-%.2f]", lo, hi)
+		return fmt.Sprintf(" [per round: median %.2f, %.2f-%.2f]", med, lo, hi)
 	}
 	verdict := func(v float64, ok bool, pass func(float64) bool) string {
 		switch {
@@ -490,5 +516,23 @@ func printFigures(w io.Writer) {
 		idleWait, get("start/gregor/rss"), verdict(v, ok, below(40)), get("start/kfake/rss"), get("consume/gregor/rss"), get("consume/kfake/rss"))
 	for _, l := range lines {
 		fmt.Fprintln(w, "figure:", l)
+	}
+}
+
+// perfRecord samples pid with Linux perf (cpu-clock, call graphs through Go's
+// frame pointers) into out until the returned func is called. A broker has
+// no pprof listener, so this is how its hot spots are found:
+// GREGOR_BENCH_PERF=dir, then `perf report -i dir/gregor-produce.perf.data`.
+func perfRecord(b *testing.B, pid int, out string) (stop func()) {
+	cmd := exec.Command("perf", "record", "-e", "cpu-clock", "-F", "499", "-g", "-p", fmt.Sprint(pid), "-o", out)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		b.Logf("perf record: %v", err)
+		return func() {}
+	}
+	time.Sleep(200 * time.Millisecond) // let perf attach
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -295,4 +296,45 @@ func goBuild(dir, pkg, name string) (string, error) {
 		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
 	}
 	return out, nil
+}
+
+// machine is a sample of the whole machine's load, to print with the figures:
+// they only mean something next to how busy the 2 cores were.
+type machine struct {
+	load1 string    // 1-minute load average
+	ticks []float64 // /proc/stat "cpu": user nice system idle iowait irq softirq steal
+}
+
+func readMachine() machine {
+	var m machine
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			m.load1 = f[0]
+		}
+	}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		for _, f := range strings.Fields(line)[1:] {
+			v, _ := strconv.ParseFloat(f, 64)
+			m.ticks = append(m.ticks, v)
+		}
+	}
+	return m
+}
+
+// describe summarises the machine between m and later.
+func (m machine) describe(later machine) string {
+	s := fmt.Sprintf("%d CPUs; load average %s at start, %s at end", runtime.NumCPU(), m.load1, later.load1)
+	if len(m.ticks) >= 8 && len(later.ticks) >= 8 {
+		var total float64
+		d := make([]float64, 8)
+		for i := range d {
+			d[i] = later.ticks[i] - m.ticks[i]
+			total += d[i]
+		}
+		if total > 0 {
+			s += fmt.Sprintf("; over the run: %.0f%% busy, %.0f%% idle, %.0f%% steal", 100*(total-d[3]-d[4]-d[7])/total, 100*(d[3]+d[4])/total, 100*d[7]/total)
+		}
+	}
+	return s
 }

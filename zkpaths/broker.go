@@ -40,7 +40,8 @@ func (c *Client) GetOrCreateClusterID(candidate string) (string, error) {
 	if id, ok, err := c.GetClusterID(); err != nil || ok {
 		return id, err
 	}
-	err := c.CreateRecursive(ClusterIDPath, EncodeClusterID(candidate))
+	// A retried create after a lost reply sees NodeExists and re-reads.
+	err := c.read(func() error { return c.CreateRecursive(ClusterIDPath, EncodeClusterID(candidate)) })
 	if err == nil {
 		return candidate, nil
 	}
@@ -68,7 +69,13 @@ func (c *Client) RegisterBroker(info BrokerInfo) (brokerEpoch int64, err error) 
 	p := BrokerIDPath(info.ID)
 	data := info.Encode()
 	for attempt := 0; attempt < 3; attempt++ {
-		res, err := c.Multi(CreateOp(p, nil, Ephemeral), SetDataOp(p, data, 0))
+		// A retried multi after a lost reply sees NodeExists owned by this
+		// session, which is accepted below.
+		var res []zk.MultiResponse
+		err := c.read(func() (err error) {
+			res, err = c.Multi(CreateOp(p, nil, Ephemeral), SetDataOp(p, data, 0))
+			return err
+		})
 		if err == nil {
 			return res[1].Stat.Czxid, nil
 		}

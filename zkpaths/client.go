@@ -343,7 +343,8 @@ func retriable(err error) bool {
 }
 
 // read retries fn on connection errors for up to the session timeout, as
-// Kafka's client retries "until connected".
+// Kafka's client retries "until connected". Only for reads and for writes
+// whose repetition is harmless (NodeExists handled by the caller).
 func (c *Client) read(fn func() error) error {
 	deadline := time.Now().Add(c.sessionTimeout)
 	for {
@@ -437,13 +438,20 @@ func (c *Client) CreateRecursive(p string, data []byte) error {
 	return err
 }
 
-// ensurePath creates p and its parents with null data, ignoring NodeExists.
+// ensurePath creates p and its parents with null data, ignoring NodeExists
+// (so it can be retried after a connection loss).
 func (c *Client) ensurePath(p string) error {
 	if p == "/" || p == "" {
 		return nil
 	}
-	err := c.CreateRecursive(p, nil)
-	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+	err := c.read(func() error {
+		err := c.CreateRecursive(p, nil)
+		if errors.Is(err, zk.ErrNodeExists) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	return nil

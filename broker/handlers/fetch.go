@@ -89,6 +89,9 @@ func (h *Handlers) handleFetch(ctx context.Context, r *server.Request) (kmsg.Res
 			k++
 			out := kmsg.NewFetchResponseTopicPartition()
 			out.Partition = rp.Partition
+			// Kafka always sends a record set, empty rather than null:
+			// librdkafka rejects a null one ("invalid MessageSetSize -1").
+			out.RecordBatches = emptyRecords
 			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
 			if res.Err != nil {
 				err := refineNotHosted(snap, rt.Topic, rp.Partition, res.Err)
@@ -97,7 +100,7 @@ func (h *Handlers) handleFetch(ctx context.Context, r *server.Request) (kmsg.Res
 				if req.Version >= 12 && apierr.Code(err) == kerr.NotLeaderForPartition.Code {
 					out.CurrentLeader.LeaderID, out.CurrentLeader.LeaderEpoch = currentLeader(snap, rt.Topic, rp.Partition)
 				}
-			} else {
+			} else if res.Records != nil {
 				out.RecordBatches = res.Records
 			}
 			if req.IsolationLevel == 1 {
@@ -108,3 +111,6 @@ func (h *Handlers) handleFetch(ctx context.Context, r *server.Request) (kmsg.Res
 	}
 	return resp, nil
 }
+
+// emptyRecords is a non-nil empty record set: size 0 on the wire, not -1.
+var emptyRecords = []byte{}

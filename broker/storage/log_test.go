@@ -246,10 +246,11 @@ func TestOffsetForTimestamp(t *testing.T) {
 	cfg := testConfig()
 	cfg.SegmentBytes = 4 << 10
 	l := openTestLog(t, t.TempDir(), cfg, true)
-	// batch i has records with timestamps 1000+10*i .. +4
+	t0 := testNow.UnixMilli()
+	// batch i has records with timestamps t0+1000+10*i .. +4
 	for i := 0; i < 30; i++ {
 		codec := int8(i % 5)
-		b := makeBatch(t, batchSpec{records: 5, valueSize: 100, firstTs: 1000 + 10*int64(i), codec: codec})
+		b := makeBatch(t, batchSpec{records: 5, valueSize: 100, firstTs: t0 + 1000 + 10*int64(i), codec: codec})
 		if _, err := l.AppendAsLeader(b, 0, testNow); err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +261,7 @@ func TestOffsetForTimestamp(t *testing.T) {
 		foundTs int64
 		found   bool
 	}{
-		{0, 0, 1000, true},
+		{-t0, 0, 1000, true},
 		{1000, 0, 1000, true},
 		{1003, 3, 1003, true},
 		{1005, 5, 1010, true},
@@ -269,7 +270,8 @@ func TestOffsetForTimestamp(t *testing.T) {
 		{1295, 0, 0, false},
 	}
 	for _, tc := range tests {
-		off, ts, ok := l.OffsetForTimestamp(tc.ts)
+		off, ts, ok := l.OffsetForTimestamp(t0 + tc.ts)
+		ts -= t0
 		if ok != tc.found || (ok && (off != tc.off || ts != tc.foundTs)) {
 			t.Errorf("ts %d: got (%d, %d, %v), want (%d, %d, %v)", tc.ts, off, ts, ok, tc.off, tc.foundTs, tc.found)
 		}
@@ -302,7 +304,7 @@ func TestTruncate(t *testing.T) {
 			dir := t.TempDir()
 			l := openTestLog(t, dir, cfg, true)
 			for i := 0; i < 30; i++ {
-				b := makeBatch(t, batchSpec{records: 5, valueSize: 100, firstTs: 1000 + int64(i)})
+				b := makeBatch(t, batchSpec{records: 5, valueSize: 100, firstTs: testNow.UnixMilli() + int64(i)})
 				if _, err := l.AppendAsLeader(b, int32(i/10), testNow); err != nil {
 					t.Fatal(err)
 				}
