@@ -207,3 +207,27 @@ func TestFetchByteLimits(t *testing.T) {
 		})
 	}
 }
+
+// An empty fetch carries an empty record set, never a null one: librdkafka
+// (kcat) fails with "invalid MessageSetSize -1" on null.
+func TestFetchEmptyRecordSetIsNotNull(t *testing.T) {
+	b := newTestBroker(t)
+	b.addTopic("t", testBrokerID)
+	for _, version := range []int16{4, 11, 12} {
+		req := fetchRequest("t", 0, 0, 0, 1)
+		resp, err := b.doCtx(t.Context(), clientListener, version, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire := resp.AppendTo(nil)
+		decoded := kmsg.NewPtrFetchResponse()
+		decoded.SetVersion(version)
+		if err := decoded.ReadFrom(wire); err != nil {
+			t.Fatalf("v%d: decode: %v", version, err)
+		}
+		p := decoded.Topics[0].Partitions[0]
+		if p.RecordBatches == nil {
+			t.Fatalf("v%d: record set encoded as null", version)
+		}
+	}
+}
