@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -61,6 +62,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "gregor-integration-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "integration: temp dir: %v\n", err)

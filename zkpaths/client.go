@@ -346,7 +346,7 @@ func retriable(err error) bool {
 // Kafka's client retries "until connected". Only for reads and for writes
 // whose repetition is harmless (NodeExists handled by the caller).
 func (c *Client) read(fn func() error) error {
-	deadline := time.Now().Add(c.sessionTimeout)
+	deadline := time.Now().Add(max(c.sessionTimeout, 10*time.Second))
 	for {
 		err := fn()
 		if err == nil || !retriable(err) || time.Now().After(deadline) {

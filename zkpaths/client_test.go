@@ -227,7 +227,7 @@ func TestRegisterBroker(t *testing.T) {
 func TestRegisterAfterSessionExpiry(t *testing.T) {
 	proxy := zktest.NewProxy(t, testZK.Servers[0].Addr())
 	chroot := testChroot(t)
-	c := connect(t, proxy.Addr(), chroot, 2*time.Second)
+	c := connect(t, proxy.Addr(), chroot, 4*time.Second)
 	if err := c.CreateTopLevelPaths(); err != nil {
 		t.Fatal(err)
 	}
@@ -248,9 +248,15 @@ func TestRegisterAfterSessionExpiry(t *testing.T) {
 	}
 	<-watchEvents // our own registration
 	oldSession := c.SessionID()
+	mu.Lock()
+	events = nil // only what follows the cut counts (a loaded machine may have caused earlier ones)
+	mu.Unlock()
+	for len(watchEvents) > 0 {
+		<-watchEvents
+	}
 
 	proxy.Cut()
-	time.Sleep(3500 * time.Millisecond) // > session timeout: the server expires it
+	time.Sleep(6 * time.Second) // > session timeout: the server expires it
 	proxy.Restore()
 
 	waitFor(t, 15*time.Second, func() error {
@@ -291,7 +297,8 @@ func TestRegisterAfterSessionExpiry(t *testing.T) {
 	}
 	select {
 	case ev := <-watchEvents:
-		if ev.Type != zk.EventNodeChildrenChanged || ev.Path != BrokerIDsPath {
+		// Restored: on an overloaded machine the new session can expire too.
+		if !ev.Restored && (ev.Type != zk.EventNodeChildrenChanged || ev.Path != BrokerIDsPath) {
 			t.Errorf("watch event %+v", ev)
 		}
 	case <-time.After(5 * time.Second):

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -103,14 +104,14 @@ func compress(tb testing.TB, codec int8, data []byte, xerial bool) []byte {
 		w.Write(data)
 		w.Close()
 	case codecZstd:
-		w, _ := zstd.NewWriter(&buf)
-		w.Write(data)
-		w.Close()
+		return zstdEnc.EncodeAll(data, nil)
 	default:
 		tb.Fatalf("codec %d", codec)
 	}
 	return buf.Bytes()
 }
+
+var zstdEnc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
 
 // withBase returns a copy of batch with the base offset set (follower input).
 func withBase(batch []byte, base int64, epoch int32) []byte {
@@ -159,6 +160,20 @@ func openTestLog(tb testing.TB, dir string, cfg LogConfig, clean bool) *Log {
 }
 
 var testNow = time.UnixMilli(1_700_000_000_000)
+
+// TestMain turns fsync off (see syncEnabled) unless GREGOR_TEST_FSYNC is
+// set; TestManager turns it back on for itself.
+func TestMain(m *testing.M) {
+	syncEnabled = os.Getenv("GREGOR_TEST_FSYNC") != ""
+	os.Exit(m.Run())
+}
+
+// withFsync runs a (non-parallel) test with fsync enabled.
+func withFsync(t *testing.T) {
+	old := syncEnabled
+	syncEnabled = true
+	t.Cleanup(func() { syncEnabled = old })
+}
 
 // appendN appends n leader batches of recs records each and returns the
 // base offsets.

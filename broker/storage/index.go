@@ -204,7 +204,7 @@ func (ix *indexFile) sealLocked() error {
 func (ix *indexFile) flush() error {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if ix.writable && ix.data != nil {
+	if ix.writable && ix.data != nil && syncEnabled {
 		return unix.Msync(ix.data, unix.MS_SYNC)
 	}
 	return nil

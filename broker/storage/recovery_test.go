@@ -69,7 +69,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	logName := segmentFileName(activeBase, logFileSuffix)
 
-	for trial := 0; trial < 60; trial++ {
+	for trial := 0; trial < 24; trial++ {
 		pos := rng.Int64N(activeSize)
 		corrupt := trial%2 == 1
 		dir := filepath.Join(t.TempDir(), "t-0")

@@ -438,7 +438,7 @@ func (s *segment) makeActive(indexMaxBytes int32) error {
 
 // flush fsyncs the log and indexes.
 func (s *segment) flush() error {
-	err := s.file.Sync()
+	err := fsync(s.file)
 	if errors.Is(err, os.ErrClosed) {
 		return nil
 	}
