@@ -106,7 +106,7 @@ func StartCluster(dir string, size int, opts Options) (*Cluster, error) {
 		}
 	}
 	for i := range c.Servers {
-		if err := c.WaitServing(i, 60*time.Second); err != nil {
+		if err := c.WaitServing(i, 120*time.Second); err != nil {
 			c.Stop()
 			return nil, err
 		}
@@ -141,6 +141,9 @@ func (c *Cluster) writeConfig(s *Server, opts Options) error {
 	fmt.Fprintf(&b, "clientPort=%d\nclientPortAddress=127.0.0.1\n", s.ClientPort)
 	b.WriteString("maxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=*\n")
 	b.WriteString("maxSessionTimeout=120000\nminSessionTimeout=1000\n")
+	// Test servers need no fsync: faults here kill processes, not machines, and
+	// the page cache survives a SIGKILL. Without it a busy disk stalls start-up.
+	b.WriteString("forceSync=no\n")
 	if len(c.Servers) > 1 {
 		for _, o := range c.Servers {
 			fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d\n", o.ID, o.PeerPort, o.ElectionPort)

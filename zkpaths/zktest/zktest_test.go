@@ -9,7 +9,7 @@ import (
 
 func TestEnsembleSurvivesOneStop(t *testing.T) {
 	c := Start(t, 3)
-	conn, _, err := zk.Connect(c.Addrs(), 5*time.Second, zk.WithLogInfo(false))
+	conn, _, err := zk.Connect(c.Addrs(), 15*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestEnsembleSurvivesOneStop(t *testing.T) {
 	if err := c.StartServer(0); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.WaitServing(0, 60*time.Second); err != nil {
+	if err := c.WaitServing(0, 120*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	data, _, err := conn.Get("/probe")
