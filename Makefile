@@ -3,6 +3,10 @@ GO        ?= go
 BIN       := bin
 TOOLS     := $(notdir $(wildcard tools/*))
 PKGS      := ./...
+# Unit packages run in parallel; the integration package runs on its own after
+# them, so its ZooKeeper and broker processes do not compete with unit tests
+# for the 2 cores CI has.
+UNITPKGS   = $(shell $(GO) list ./... | grep -v -e /integration -e /bench)
 FUZZTIME  ?= 5s
 
 .PHONY: all build run test unit integration fuzz bench lint clean
@@ -19,13 +23,13 @@ run: build
 	./scripts/run.sh
 
 ## test: unit and integration tests with -race, then a short run of every fuzz target
-test: lint unit fuzz
+test: lint unit integration fuzz
 
 unit:
-	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(UNITPKGS)
 
 integration:
-	$(GO) test -race -count=1 -timeout 20m -v ./integration/
+	$(GO) test -race -count=1 -timeout 15m ./integration/ ./bench/...
 
 ## fuzz: run each fuzz target for FUZZTIME (corpora live in testdata/fuzz)
 fuzz:
