@@ -14,8 +14,11 @@
 //   - kfake: franz-go's in-memory fake cluster in bench/cmd/kfake-server;
 //   - gregor: tools/kafka-server-start with one real ZooKeeper (zkpaths/zktest).
 //
-// The benchmark prints one "figure:" line per figure after the runs. The
-// volume per benchmark iteration is GREGOR_BENCH_MB MiB (default 256).
+// Produce and consume interleave the targets round by round, so background
+// load on the shared machine hits them alike. The benchmark prints one
+// "figure:" line per figure after the runs, and a "machine:" line with the
+// load. Environment knobs (GREGOR_BENCH_MB, GREGOR_BENCH_ROUNDS, ...) are
+// listed in docs/benchmarks.md.
 //
 // Only [Sink] is exported, for bench/cmd/sink-server; the harness lives in
 // the _test.go files.

@@ -757,16 +757,25 @@ func (c *Cluster) cleanup() {
 			t.Logf("---- broker %d (%s, %s), last %d lines of %s ----\n%s", b.id, fmt.Sprintf("127.0.0.1:%d", b.port),
 				c.chroot, n, b.logPath, tailLines(b.logPath, n))
 		}
-		if c.ownZK {
-			for _, s := range c.zk.Servers {
-				p := filepath.Join(s.Dir, "zookeeper.out")
+		for _, s := range zkServers(c.zk) {
+			p := filepath.Join(s.Dir, "zookeeper.out")
+			if c.ownZK {
 				t.Logf("---- zookeeper %d (%s), last 40 lines ----\n%s", s.ID, s.Addr(), tailLines(p, 40))
+			} else {
+				t.Logf("---- shared zookeeper (%s), last 20 warnings ----\n%s", s.Addr(), grepTail(p, 20, "WARN", "ERROR"))
 			}
 		}
 	}
 	if c.ownZK {
 		c.zk.Stop()
 	}
+}
+
+func zkServers(z *zktest.Cluster) []*zktest.Server {
+	if z == nil {
+		return nil
+	}
+	return z.Servers
 }
 
 // logProblems finds data races, panics and fatal runtime errors in a log.
@@ -788,6 +797,24 @@ func logProblems(path string) []string {
 		}
 	}
 	return out
+}
+
+// grepTail returns the last n lines of the file at path that contain one of
+// the markers.
+func grepTail(path string, n int, markers ...string) string {
+	var keep []string
+	for _, l := range strings.Split(tailLines(path, 1<<20), "\n") {
+		for _, m := range markers {
+			if strings.Contains(l, m) {
+				keep = append(keep, l)
+				break
+			}
+		}
+	}
+	if len(keep) > n {
+		keep = keep[len(keep)-n:]
+	}
+	return strings.Join(keep, "\n")
 }
 
 // tailLines returns the last n lines of the file at path.

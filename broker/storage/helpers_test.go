@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -165,7 +166,11 @@ var testNow = time.UnixMilli(1_700_000_000_000)
 // set; TestManager turns it back on for itself.
 func TestMain(m *testing.M) {
 	syncEnabled = os.Getenv("GREGOR_TEST_FSYNC") != ""
-	os.Exit(m.Run())
+	code := m.Run()
+	if bigLogDir != "" {
+		os.RemoveAll(filepath.Dir(bigLogDir))
+	}
+	os.Exit(code)
 }
 
 // withFsync runs a (non-parallel) test with fsync enabled.
