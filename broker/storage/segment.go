@@ -7,8 +7,8 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -54,7 +54,9 @@ type segment struct {
 	deleted         bool
 }
 
-func (s *segment) logPath() string { return filepath.Join(s.dir, segmentFileName(s.base, logFileSuffix)) }
+func (s *segment) logPath() string {
+	return filepath.Join(s.dir, segmentFileName(s.base, logFileSuffix))
+}
 
 // createSegment creates an empty active segment, replacing stale files with
 // the same base offset.
