@@ -54,6 +54,9 @@ func (c *Controller) createFenced(path string) error {
 // ISR = live replicas, leader_epoch 0; the state znode (and its parents) is
 // created under the epoch fence; LeaderAndIsr (isNew) goes to the ISR.
 func (c *Controller) initializeLeaderAndISR(parts []tp) error {
+	if c.initializeLeaderAndISRBatch(parts) {
+		return nil
+	}
 	epoch := c.epoch.Load()
 	parentsDone := map[string]bool{}
 	for _, p := range parts {
@@ -226,4 +229,57 @@ func (c *Controller) offlineReplicas(dead map[tp][]int32) error {
 		c.batch.addLeaderAndISR(filter(c.cc.liveReplicas(pi.replicas), func(r int32) bool { return !contains(removed, r) }), p, false)
 	}
 	return nil
+}
+
+// initializeLeaderAndISRBatch is the common case of initializeLeaderAndISR:
+// a new topic none of whose partition znodes exist yet. It writes every
+// partitions/<p> and partitions/<p>/state znode in one epoch-fenced multi-op,
+// one ZooKeeper round trip instead of two per partition, so a 64-partition
+// topic comes online as fast as a 1-partition one. It reports false, having
+// written nothing, when anything is unusual (a dead replica set, a znode left
+// by an earlier controller, a failed write); the caller then takes the
+// per-partition path, which handles those cases.
+func (c *Controller) initializeLeaderAndISRBatch(parts []tp) bool {
+	if len(parts) < 2 {
+		return false
+	}
+	epoch := c.epoch.Load()
+	type decided struct {
+		p  tp
+		st zkpaths.PartitionState
+	}
+	var ops []zkpaths.Op
+	var done []decided
+	parentsDone := map[string]bool{}
+	for _, p := range parts {
+		pi := c.cc.partition(p)
+		leader, isr, ok := initialLeaderAndISR(pi.replicas, c.cc.liveIDs())
+		if !ok {
+			return false
+		}
+		if !parentsDone[p.topic] {
+			if exists, _, err := c.zk.Exists(zkpaths.TopicPartitionsPath(p.topic)); err != nil || exists {
+				return false
+			}
+			ops = append(ops, zkpaths.CreateOp(zkpaths.TopicPartitionsPath(p.topic), nil, zkpaths.Persistent))
+			parentsDone[p.topic] = true
+		}
+		st := zkpaths.PartitionState{Leader: leader, LeaderEpoch: 0, ISR: isr, ControllerEpoch: epoch}
+		ops = append(ops,
+			zkpaths.CreateOp(zkpaths.TopicPartitionPath(p.topic, p.partition), nil, zkpaths.Persistent),
+			zkpaths.CreateOp(zkpaths.PartitionStatePath(p.topic, p.partition), st.Encode(), zkpaths.Persistent))
+		done = append(done, decided{p, st})
+	}
+	if _, err := c.zk.EpochFenced(c.epochZkVersion, ops...); err != nil {
+		c.log.WithError(err).Debug("batched partition creation failed; creating partitions one by one")
+		return false
+	}
+	for _, d := range done {
+		pi := c.cc.partition(d.p)
+		st := d.st
+		pi.leadership, pi.zkVersion, pi.phase = &st, 0, partitionOnline
+		c.log.WithFields(logrus.Fields{"topic": d.p.topic, "partition": d.p.partition, "leader": st.Leader, "isr": st.ISR, "leader_epoch": 0}).Info("partition online")
+		c.batch.addLeaderAndISR(st.ISR, d.p, true)
+	}
+	return true
 }
