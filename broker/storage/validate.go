@@ -159,6 +159,23 @@ type walkResult struct {
 	hitTs    int64 // its timestamp
 }
 
+// observe checks record i's offset delta and folds its absolute timestamp
+// into the result: the batch's max timestamp, and the first record at or after
+// target (with offset delta >= minDelta). Both record walkers, plain and
+// decompressed, share it.
+func (res *walkResult) observe(i, delta int32, ts, target int64, minDelta int32) error {
+	if delta != i {
+		return fmt.Errorf("%w: record %d has offset delta %d", errRecord, i, delta)
+	}
+	if ts > res.maxTs {
+		res.maxTs = ts
+	}
+	if !res.hit && ts >= target && delta >= minDelta {
+		res.hit, res.hitDelta, res.hitTs = true, delta, ts
+	}
+	return nil
+}
+
 var errRecord = ErrInvalidRecord
 
 // walkRecords parses count uncompressed records in b (everything after the
@@ -180,15 +197,8 @@ func walkRecords(b []byte, count int32, firstTs, target int64, minDelta int32) (
 		if err != nil {
 			return res, fmt.Errorf("record %d: %w", i, err)
 		}
-		if delta != i {
-			return res, fmt.Errorf("%w: record %d has offset delta %d", errRecord, i, delta)
-		}
-		ts += firstTs
-		if ts > res.maxTs {
-			res.maxTs = ts
-		}
-		if !res.hit && ts >= target && delta >= minDelta {
-			res.hit, res.hitDelta, res.hitTs = true, delta, ts
+		if err := res.observe(i, delta, firstTs+ts, target, minDelta); err != nil {
+			return res, err
 		}
 	}
 	if off != len(b) {
@@ -268,15 +278,8 @@ func walkCompressedRecords(codec int8, payload []byte, count int32, firstTs, tar
 		if err != nil {
 			return res, fmt.Errorf("record %d: %w", i, err)
 		}
-		if delta != i {
-			return res, fmt.Errorf("%w: record %d has offset delta %d", errRecord, i, delta)
-		}
-		ts += firstTs
-		if ts > res.maxTs {
-			res.maxTs = ts
-		}
-		if !res.hit && ts >= target && delta >= minDelta {
-			res.hit, res.hitDelta, res.hitTs = true, delta, ts
+		if err := res.observe(i, delta, firstTs+ts, target, minDelta); err != nil {
+			return res, err
 		}
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
