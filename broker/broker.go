@@ -154,6 +154,7 @@ func (b *Broker) controllerConfig() coordinator.Config {
 		DeleteTopicEnable:           b.cfg.DeleteTopicEnable,
 		UncleanLeaderElectionEnable: b.cfg.UncleanLeaderElectionEnable,
 		SocketTimeout:               b.cfg.ControllerSocketTimeout,
+		LocalHost:                   b.cfg.InterBrokerBindHost(),
 	}
 }
 

@@ -1,16 +1,16 @@
 package coordinator
 
 import (
-	"encoding/binary"
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gregor-broker/gregor/broker/kconn"
 )
 
 // Control request versions (IBP 2.8-IV1 .. 3.1: topic ids, no leader
@@ -30,16 +30,17 @@ const retryBackoff = 100 * time.Millisecond
 // calls its methods.
 type channelManager struct {
 	controllerID int32
+	localHost    string
 	timeout      time.Duration
 	log          *logrus.Entry
 	brokers      map[int32]*brokerChannel
 }
 
-func newChannelManager(controllerID int32, timeout time.Duration, log *logrus.Entry) *channelManager {
+func newChannelManager(controllerID int32, localHost string, timeout time.Duration, log *logrus.Entry) *channelManager {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	return &channelManager{controllerID: controllerID, timeout: timeout, log: log, brokers: map[int32]*brokerChannel{}}
+	return &channelManager{controllerID: controllerID, localHost: localHost, timeout: timeout, log: log, brokers: map[int32]*brokerChannel{}}
 }
 
 // addBroker starts a channel to a broker at addr (its inter-broker listener).
@@ -48,14 +49,15 @@ func (m *channelManager) addBroker(id int32, addr string) {
 		return
 	}
 	bc := &brokerChannel{
-		id:       id,
-		addr:     addr,
-		clientID: fmt.Sprintf("controller-%d", m.controllerID),
-		timeout:  m.timeout,
-		log:      m.log.WithFields(logrus.Fields{"broker_id": id, "remote": addr}),
-		signal:   make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		id:        id,
+		addr:      addr,
+		clientID:  fmt.Sprintf("controller-%d", m.controllerID),
+		localHost: m.localHost,
+		timeout:   m.timeout,
+		log:       m.log.WithFields(logrus.Fields{"broker_id": id, "remote": addr}),
+		signal:    make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	m.brokers[id] = bc
 	go bc.run()
@@ -98,16 +100,18 @@ type brokerChannel struct {
 	id       int32
 	addr     string
 	clientID string
-	timeout  time.Duration
-	log      *logrus.Entry
+	// localHost is the IP outgoing connections bind to (the controller
+	// broker's inter-broker listener host), or "".
+	localHost string
+	timeout   time.Duration
+	log       *logrus.Entry
 
 	mu     sync.Mutex
 	queue  []queuedRequest
-	conn   net.Conn
+	conn   *kconn.Conn
 	signal chan struct{}
 	stop   chan struct{}
 	done   chan struct{}
-	corrID int32
 }
 
 func (b *brokerChannel) enqueue(r queuedRequest) {
@@ -202,14 +206,16 @@ func (b *brokerChannel) dropConn() {
 	b.mu.Unlock()
 }
 
-func (b *brokerChannel) connection() (net.Conn, error) {
+func (b *brokerChannel) connection() (*kconn.Conn, error) {
 	b.mu.Lock()
 	c := b.conn
 	b.mu.Unlock()
 	if c != nil {
 		return c, nil
 	}
-	c, err := net.DialTimeout("tcp", b.addr, b.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	defer cancel()
+	c, err := kconn.Dial(ctx, b.addr, kconn.Options{ClientID: b.clientID, LocalHost: b.localHost, Timeout: b.timeout})
 	if err != nil {
 		return nil, err
 	}
@@ -223,67 +229,11 @@ func (b *brokerChannel) connection() (net.Conn, error) {
 	return c, nil
 }
 
-// roundTrip writes one request (size, header v1/v2 with the client id, the
-// kmsg body) and reads its response (size, correlation id, header tags when
-// flexible, the kmsg body).
+// roundTrip sends one request on the channel's connection.
 func (b *brokerChannel) roundTrip(req kmsg.Request) (kmsg.Response, error) {
 	conn, err := b.connection()
 	if err != nil {
 		return nil, err
 	}
-	b.corrID++
-	corr := b.corrID
-	buf := kmsg.NewRequestFormatter(kmsg.FormatterClientID(b.clientID)).AppendRequest(nil, req, corr)
-	_ = conn.SetDeadline(time.Now().Add(b.timeout))
-	if _, err := conn.Write(buf); err != nil {
-		return nil, fmt.Errorf("write: %w", err)
-	}
-	var size [4]byte
-	if _, err := io.ReadFull(conn, size[:]); err != nil {
-		return nil, fmt.Errorf("read size: %w", err)
-	}
-	n := int32(binary.BigEndian.Uint32(size[:]))
-	if n < 4 || n > 64<<20 {
-		return nil, fmt.Errorf("response size %d", n)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(conn, body); err != nil {
-		return nil, fmt.Errorf("read response: %w", err)
-	}
-	if got := int32(binary.BigEndian.Uint32(body)); got != corr {
-		return nil, fmt.Errorf("correlation id %d, want %d", got, corr)
-	}
-	body = body[4:]
-	if req.IsFlexible() {
-		if body, err = skipTags(body); err != nil {
-			return nil, err
-		}
-	}
-	resp := req.ResponseKind()
-	resp.SetVersion(req.GetVersion())
-	if err := resp.ReadFrom(body); err != nil {
-		return nil, fmt.Errorf("decode %T: %w", resp, err)
-	}
-	return resp, nil
-}
-
-// skipTags skips a tagged-field section (response header v1).
-func skipTags(b []byte) ([]byte, error) {
-	num, n := binary.Uvarint(b)
-	if n <= 0 {
-		return nil, errors.New("bad tag count")
-	}
-	b = b[n:]
-	for ; num > 0; num-- {
-		if _, n = binary.Uvarint(b); n <= 0 {
-			return nil, errors.New("bad tag key")
-		}
-		b = b[n:]
-		size, n := binary.Uvarint(b)
-		if n <= 0 || uint64(len(b)-n) < size {
-			return nil, errors.New("bad tag size")
-		}
-		b = b[n+int(size):]
-	}
-	return b, nil
+	return conn.Request(req, b.timeout)
 }

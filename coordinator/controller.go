@@ -23,6 +23,10 @@ type Config struct {
 	DeleteTopicEnable           bool          // delete.topic.enable
 	UncleanLeaderElectionEnable bool          // unclean.leader.election.enable (topic configs override it)
 	SocketTimeout               time.Duration // controller.socket.timeout.ms
+	// LocalHost is the host of this broker's inter-broker listener when it
+	// binds one address: the controller's connections to brokers leave from
+	// it (see kconn.Options.LocalHost). Empty binds nothing.
+	LocalHost string
 }
 
 // Controller is KafkaController for one broker: it competes for /controller

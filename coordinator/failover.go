@@ -14,7 +14,7 @@ import (
 // §2.3), the parts Gregor needs so far.
 func (c *Controller) onControllerFailover() error {
 	c.cc = newControllerContext()
-	c.channels = newChannelManager(c.cfg.BrokerID, c.cfg.SocketTimeout, c.log.WithField("component", "controller-channel"))
+	c.channels = newChannelManager(c.cfg.BrokerID, c.cfg.LocalHost, c.cfg.SocketTimeout, c.log.WithField("component", "controller-channel"))
 	c.batch = newRequestBatch()
 
 	// 1. /feature.

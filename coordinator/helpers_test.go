@@ -16,6 +16,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-broker/gregor/broker/kconn"
+
 	"github.com/gregor-broker/gregor/zkpaths"
 	"github.com/gregor-broker/gregor/zkpaths/zktest"
 )
@@ -165,7 +167,7 @@ func (f *fakeBroker) serve(c net.Conn) {
 		req.SetVersion(version)
 		var err error
 		if req.IsFlexible() {
-			if body, err = skipTags(body); err != nil {
+			if body, err = kconn.SkipTags(body); err != nil {
 				return
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -204,6 +205,22 @@ func (c *Config) AdvertisedListener(name string) (Listener, bool) {
 		}
 	}
 	return Listener{}, false
+}
+
+// InterBrokerBindHost returns the host the inter-broker listener binds to
+// when it is one address (not empty or a wildcard), else "". Outgoing
+// broker-to-broker connections (controller channels, replica fetchers) bind
+// to it, so a broker on 127.0.0.2 also speaks from 127.0.0.2.
+func (c *Config) InterBrokerBindHost() string {
+	for _, l := range c.Listeners {
+		if l.Name != c.InterBrokerListenerName {
+			continue
+		}
+		if ip := net.ParseIP(l.Host); ip != nil && !ip.IsUnspecified() {
+			return l.Host
+		}
+	}
+	return ""
 }
 
 // values reads validated keys: the trimmed value if set, else the default.
