@@ -67,7 +67,8 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 	}()
 	started := time.Now()
 
-	b.zk, err = zkpaths.Connect(cfg.ZookeeperConnect, cfg.ZookeeperSessionTimeout, b.log.WithField("component", "zk"))
+	b.zk, err = zkpaths.Connect(cfg.ZookeeperConnect, cfg.ZookeeperSessionTimeout, b.log.WithField("component", "zk"),
+		zkpaths.WithConnectionTimeout(cfg.ZookeeperConnectionTimeout), zkpaths.WithLocalHost(cfg.InterBrokerBindHost()))
 	if err != nil {
 		return nil, fmt.Errorf("connect to zookeeper %s: %w", cfg.ZookeeperConnect, err)
 	}

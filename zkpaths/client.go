@@ -3,6 +3,7 @@ package zkpaths
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -93,7 +94,17 @@ type Client struct {
 // Option tunes Connect.
 type Option func(*options)
 
-type options struct{ connectionTimeout time.Duration }
+type options struct {
+	connectionTimeout time.Duration
+	localHost         string
+}
+
+// WithLocalHost makes the session's connections leave from this local IP
+// (the broker's inter-broker listener host), so that a broker bound to one
+// loopback address can be cut off from ZooKeeper by address in tests.
+func WithLocalHost(host string) Option {
+	return func(o *options) { o.localHost = host }
+}
 
 // WithConnectionTimeout bounds how long Connect waits for the first session
 // (zookeeper.connection.timeout.ms; default: the session timeout).
@@ -143,7 +154,15 @@ func Connect(connectString string, sessionTimeout time.Duration, log *logrus.Ent
 		rawSignal:      make(chan struct{}, 1),
 		closed:         make(chan struct{}),
 	}
-	conn, _, err := zk.Connect(servers, sessionTimeout,
+	var local net.Addr
+	if ip := net.ParseIP(o.localHost); ip != nil && !ip.IsUnspecified() {
+		local = &net.TCPAddr{IP: ip}
+	}
+	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
+		d := net.Dialer{Timeout: timeout, LocalAddr: local}
+		return d.Dial(network, address)
+	}
+	conn, _, err := zk.Connect(servers, sessionTimeout, zk.WithDialer(dial),
 		zk.WithLogger(zkLogger{log}), zk.WithLogInfo(false), zk.WithEventCallback(c.onZKEvent))
 	if err != nil {
 		return nil, fmt.Errorf("zkpaths: connect %s: %w", connectString, err)
