@@ -76,6 +76,7 @@ func TestMain(m *testing.M) {
 	} else if testing.Verbose() {
 		fmt.Fprintf(os.Stderr, "integration: built %s (race=%v) in %s\n", brokerBin, brokerRace(), time.Since(start).Round(time.Millisecond))
 	}
+	removeStaleRules()
 	code := m.Run()
 	if sharedZK != nil {
 		sharedZK.Stop()
@@ -164,12 +165,15 @@ type Cluster struct {
 
 	zkMu   sync.Mutex
 	zkConn *zkClient
+
+	net netFaults // iptables rules this cluster added (faults_test.go)
 }
 
 // brokerProc is one broker process: its configuration, data and log stay
 // across restarts.
 type brokerProc struct {
 	id      int
+	host    string // its own loopback address, 127.0.0.<10+id>
 	port    int
 	home    string // server.properties, broker.log
 	dataDir string // log.dirs
@@ -224,6 +228,7 @@ func newCluster(t testing.TB, o opts) *Cluster {
 	for i := 0; i < o.Brokers; i++ {
 		b := &brokerProc{
 			id:   i,
+			host: brokerHost(i),
 			port: ports[i],
 			home: filepath.Join(base, fmt.Sprintf("broker-%d", i)),
 		}
@@ -266,8 +271,8 @@ func (c *Cluster) serverProperties(b *brokerProc, n int) string {
 	lines := []string{
 		"# written by the integration harness",
 		fmt.Sprintf("broker.id=%d", b.id),
-		fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d", b.port),
-		fmt.Sprintf("advertised.listeners=PLAINTEXT://127.0.0.1:%d", b.port),
+		fmt.Sprintf("listeners=PLAINTEXT://%s:%d", b.host, b.port),
+		fmt.Sprintf("advertised.listeners=PLAINTEXT://%s:%d", b.host, b.port),
 		"log.dirs=" + b.dataDir,
 		"zookeeper.connect=" + c.zk.ConnectString() + c.chroot,
 		"zookeeper.session.timeout.ms=6000",
@@ -375,8 +380,20 @@ func (b *brokerProc) isPaused() bool {
 	return b.paused
 }
 
-// Addr is broker i's listener, "127.0.0.1:port".
-func (c *Cluster) Addr(i int) string { return fmt.Sprintf("127.0.0.1:%d", c.brokers[i].port) }
+// brokerHost is broker i's loopback address. Each broker listens on and
+// speaks from its own address (the broker binds its outgoing broker and
+// ZooKeeper connections to its inter-broker listener's host), so that
+// faults.go can cut links between brokers, and between a broker and
+// ZooKeeper, with iptables rules on addresses.
+func brokerHost(i int) string { return fmt.Sprintf("127.0.0.%d", 10+i) }
+
+// Addr is broker i's listener, "127.0.0.<10+i>:port".
+func (c *Cluster) Addr(i int) string {
+	return net.JoinHostPort(c.brokers[i].host, strconv.Itoa(c.brokers[i].port))
+}
+
+// Host is broker i's loopback address.
+func (c *Cluster) Host(i int) string { return c.brokers[i].host }
 
 // Port is broker i's listener port.
 func (c *Cluster) Port(i int) int { return c.brokers[i].port }
@@ -593,12 +610,9 @@ func (c *Cluster) WaitReady(t testing.TB) {
 		if !contains(live, ctrl) {
 			return fmt.Errorf("/controller names broker %d, not a live broker %v", ctrl, live)
 		}
-		cfg := c.SaramaConfig()
-		cfg.Net.ReadTimeout = 5 * time.Second
-		cfg.Metadata.Retry.Max = 0
-		client, err := sarama.NewClient(c.LiveBootstrap(), cfg)
+		client, err := newQuietClient(c)
 		if err != nil {
-			return fmt.Errorf("sarama client: %w", err)
+			return err
 		}
 		defer client.Close()
 		var seen []int
@@ -618,6 +632,19 @@ func (c *Cluster) WaitReady(t testing.TB) {
 		}
 		return nil
 	})
+}
+
+// newQuietClient is a sarama client for the live brokers that fails fast:
+// for polling loops that retry themselves.
+func newQuietClient(c *Cluster) (sarama.Client, error) {
+	cfg := c.SaramaConfig()
+	cfg.Net.ReadTimeout = 5 * time.Second
+	cfg.Metadata.Retry.Max = 0
+	client, err := sarama.NewClient(c.LiveBootstrap(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sarama client: %w", err)
+	}
+	return client, nil
 }
 
 // Controller is the broker id in /controller.
@@ -727,6 +754,7 @@ func (c *Cluster) unexpectedExits() []string {
 // the test's own ZooKeeper.
 func (c *Cluster) cleanup() {
 	t := c.t
+	c.Heal(t)
 	for _, b := range c.brokers {
 		if done, err := b.signal(syscall.SIGKILL, true); err == nil {
 			select {
@@ -754,7 +782,7 @@ func (c *Cluster) cleanup() {
 	if t.Failed() {
 		n, _ := strconv.Atoi(getenv("GREGOR_IT_LOG_LINES", "200"))
 		for _, b := range c.brokers {
-			t.Logf("---- broker %d (%s, %s), last %d lines of %s ----\n%s", b.id, fmt.Sprintf("127.0.0.1:%d", b.port),
+			t.Logf("---- broker %d (%s, %s), last %d lines of %s ----\n%s", b.id, net.JoinHostPort(b.host, strconv.Itoa(b.port)),
 				c.chroot, n, b.logPath, tailLines(b.logPath, n))
 		}
 		for _, s := range zkServers(c.zk) {

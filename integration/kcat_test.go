@@ -57,7 +57,7 @@ func TestKcat(t *testing.T) {
 		out := kcat(t, "", "-b", bootstrap, "-L")
 		for _, want := range []string{
 			" 1 brokers:",
-			fmt.Sprintf("  broker 0 at 127.0.0.1:%d (controller)", c.Port(0)),
+			fmt.Sprintf("  broker 0 at %s (controller)", c.Addr(0)),
 			fmt.Sprintf("  topic %q with 3 partitions:", topic),
 			"    partition 0, leader 0, replicas: 0, isrs: 0",
 			"    partition 1, leader 0, replicas: 0, isrs: 0",
