@@ -9,7 +9,7 @@ PKGS      := ./...
 UNITPKGS   = $(shell $(GO) list ./... | grep -v -e /integration -e /bench)
 FUZZTIME  ?= 5s
 
-.PHONY: all build run test unit integration fuzz bench lint clean
+.PHONY: all build run test unit integration fuzz bench soak lint clean
 
 all: build
 
@@ -34,6 +34,11 @@ integration:
 ## fuzz: run each fuzz target for FUZZTIME (corpora live in testdata/fuzz)
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
+
+## soak: the randomized fault soak (a fault every 15 s, checker after each heal); SOAK=10m by default
+SOAK ?= 10m
+soak:
+	GREGOR_SOAK=$(SOAK) $(GO) test -race -count=1 -v -timeout 0 -run '^TestSoak$$' ./integration/
 
 ## bench: every benchmark, one line per figure (see docs/benchmarks.md)
 bench:
