@@ -1,7 +1,8 @@
 # Gregor: a Kafka-compatible broker on a real ZooKeeper.
 GO        ?= go
 BIN       := bin
-TOOLS     := $(notdir $(wildcard tools/*))
+# tools/internal holds the packages the tools share; it is not a tool.
+TOOLS     := $(filter-out internal,$(notdir $(wildcard tools/*)))
 PKGS      := ./...
 # Unit packages run in parallel; the integration package runs on its own after
 # them, so its ZooKeeper and broker processes do not compete with unit tests
@@ -50,3 +51,14 @@ lint:
 
 clean:
 	rm -rf $(BIN)
+
+.PHONY: docker docker-test
+
+## docker: the broker image gregor:latest (FROM scratch) and, when the tag is missing,
+## a local zookeeper:3.8 built from Debian's packages (see docker/)
+docker:
+	GO=$(GO) ./docker/build.sh
+
+## docker-test: docker/docker-compose.yml end to end: up, faults under an acks=all producer, down -v
+docker-test: docker
+	cd docker && $(GO) test -race -tags dockertest -count=1 -timeout 20m -v -run TestCompose .

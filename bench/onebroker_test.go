@@ -161,6 +161,7 @@ type leg struct {
 	wall      time.Duration // summed over this target's chunks
 	cpu0      float64       // broker CPU seconds when the loop started
 	brokerCPU float64       // over the whole loop: catches work done after a chunk
+	ownCPU    float64       // broker CPU during this target's own chunks only
 	clientCPU float64       // summed over this target's chunks
 	perRound  []float64     // MB/s of each round
 }
@@ -199,12 +200,19 @@ func interleave(b *testing.B, ts []*target, op func(ctx context.Context, t *targ
 			for i := range legs {
 				l := legs[(r+i)%len(legs)]
 				self := selfCPUSeconds()
+				own, err := cpuSeconds(l.t.proc.pid())
+				if err != nil {
+					b.Fatal(err)
+				}
 				start := time.Now()
 				if err := op(ctx, l.t, records); err != nil {
 					b.Fatalf("%s: %v\n%s", l.t.name, err, l.t.proc.logTail())
 				}
 				d := time.Since(start)
 				l.clientCPU += selfCPUSeconds() - self
+				if c, err := cpuSeconds(l.t.proc.pid()); err == nil {
+					l.ownCPU += c - own
+				}
 				l.bytes += chunk
 				l.wall += d
 				l.perRound = append(l.perRound, float64(chunk)/1e6/d.Seconds())
@@ -233,9 +241,11 @@ func record(b *testing.B, figure string, legs []*leg) {
 		gb := float64(l.bytes) / 1e9
 		b.ReportMetric(l.mbps(), name+"-MB/s")
 		b.ReportMetric(l.brokerCPU/gb, name+"-cpu-s/GB")
+		b.ReportMetric(l.ownCPU/gb, name+"-own-chunks-cpu-s/GB")
 		b.ReportMetric(l.clientCPU/gb, name+"-client-cpu-s/GB")
 		setResult(figure+"/"+name+"/MBps", l.mbps())
 		setResult(figure+"/"+name+"/cpu", l.brokerCPU/gb)
+		setResult(figure+"/"+name+"/owncpu", l.ownCPU/gb)
 		setResult(figure+"/"+name+"/client", l.clientCPU/gb)
 		if rss, err := rssMB(l.t.proc.pid()); err == nil {
 			setResult(figure+"/"+name+"/rss", rss)
@@ -451,12 +461,13 @@ func median(vs []float64) float64 {
 // printFigures writes one "figure:" line per figure of the issue, with the
 // baselines, the ratios and whether each target is met.
 func printFigures(w io.Writer) {
-	get := func(key string) string {
+	getf := func(key string, digits int) string {
 		if v, ok := result(key); ok {
-			return fmt.Sprintf("%.1f", v)
+			return fmt.Sprintf("%.*f", digits, v)
 		}
 		return "n/a"
 	}
+	get := func(key string) string { return getf(key, 1) }
 	ratio := func(key string) (float64, bool) { return result(key) }
 	spread := func(key string) string {
 		med, ok0 := result(key + "/median")
@@ -500,12 +511,15 @@ func printFigures(w io.Writer) {
 	add("consume MB/s (page cache, from oldest): gregor %s, kfake %s; gregor/kfake %s%s (>= 1.2: %s)",
 		get("consume/gregor/MBps"), get("consume/kfake/MBps"),
 		fmtRatio(rc, okc), spread("consume/gregor/kfake"), verdict(rc, okc, atLeast(1.2)))
+	cpu := func(key string) string {
+		return fmt.Sprintf("%s (own chunks %s)", getf(key+"/cpu", 2), getf(key+"/owncpu", 2))
+	}
 	v, ok := one("produce/gregor/cpu")
 	add("broker CPU s/GB produced: gregor %s (<= 0.6: %s), kfake %s, sink %s",
-		get("produce/gregor/cpu"), verdict(v, ok, atMost(0.6)), get("produce/kfake/cpu"), get("produce/sink/cpu"))
+		cpu("produce/gregor"), verdict(v, ok, atMost(0.6)), cpu("produce/kfake"), cpu("produce/sink"))
 	v, ok = one("consume/gregor/cpu")
 	add("broker CPU s/GB consumed: gregor %s (<= 0.4: %s), kfake %s",
-		get("consume/gregor/cpu"), verdict(v, ok, atMost(0.4)), get("consume/kfake/cpu"))
+		cpu("consume/gregor"), verdict(v, ok, atMost(0.4)), cpu("consume/kfake"))
 	f, okf := one("start/gregor/ms")
 	r, okr := one("start/gregor-restart/ms")
 	add("start-to-ready ms (ZooKeeper up, median): gregor fresh %s (< 300: %s), gregor restart %s (< 300: %s), kfake %s; SIGTERM-to-exit gregor %s",

@@ -23,9 +23,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/sirupsen/logrus"
 
 	"github.com/gregor-broker/gregor/broker/config"
+	"github.com/gregor-broker/gregor/broker/group"
 	"github.com/gregor-broker/gregor/broker/handlers"
 	"github.com/gregor-broker/gregor/broker/metadata"
 	"github.com/gregor-broker/gregor/broker/replica"
@@ -47,10 +49,13 @@ type Broker struct {
 	logs       *storage.Manager
 	cache      *metadata.Cache
 	replicas   *replica.Manager
+	groups     *group.Coordinator
 	server     *server.Server
 	controller *coordinator.Controller
 
 	clusterID   string
+	metaCurrent bool       // meta.properties already names this broker and cluster
+	steps       *stepTimer // start-up step durations, logged at info
 	brokerEpoch atomic.Int64
 	registerMu  sync.Mutex // serialises (re-)registration of /brokers/ids/<id>
 }
@@ -66,31 +71,30 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 		}
 	}()
 	started := time.Now()
+	steps := newStepTimer(b.log, started)
+	openLogs := openLogsAsync(cfg, b.log.WithField("component", "storage"))
+	defer func() {
+		if err != nil && b.logs == nil {
+			b.logs, _ = openLogs() // so that closeAll closes them
+		}
+	}()
 
 	b.zk, err = zkpaths.Connect(cfg.ZookeeperConnect, cfg.ZookeeperSessionTimeout, b.log.WithField("component", "zk"),
 		zkpaths.WithConnectionTimeout(cfg.ZookeeperConnectionTimeout), zkpaths.WithLocalHost(cfg.InterBrokerBindHost()))
 	if err != nil {
 		return nil, fmt.Errorf("connect to zookeeper %s: %w", cfg.ZookeeperConnect, err)
 	}
-	if err := b.zk.CreateTopLevelPaths(); err != nil {
-		return nil, fmt.Errorf("create top-level znodes: %w", err)
+	steps.done("zookeeper session")
+	if b.clusterID, err = ensureZKLayout(b.zk); err != nil {
+		return nil, err
 	}
-	b.clusterID, err = b.zk.GetOrCreateClusterID(zkpaths.UUIDString(zkpaths.NewUUID()))
-	if err != nil {
-		return nil, fmt.Errorf("cluster id: %w", err)
-	}
+	steps.done("top-level znodes and cluster id")
 
-	b.logs, err = storage.OpenManager(storage.ManagerConfig{
-		Dirs:                   cfg.LogDirs,
-		RecoveryThreadsPerDir:  cfg.NumRecoveryThreadsPerDataDir,
-		DefaultLog:             defaultLogConfig(cfg),
-		CheckpointInterval:     cfg.LogFlushOffsetCheckpointInterval,
-		RetentionCheckInterval: cfg.LogRetentionCheckInterval,
-		FlushSchedulerInterval: cfg.LogFlushSchedulerInterval,
-	}, b.log.WithField("component", "storage"))
+	b.logs, err = openLogs()
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)
 	}
+	steps.done("log dirs open (overlapped with zookeeper)")
 	if meta, ok, err := b.logs.ReadMeta(); err != nil {
 		return nil, fmt.Errorf("read meta.properties: %w", err)
 	} else if ok {
@@ -100,13 +104,49 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 		if meta.BrokerID != cfg.BrokerID {
 			return nil, fmt.Errorf("%w: broker.id %d does not match broker.id %d stored in meta.properties", errConfig, cfg.BrokerID, meta.BrokerID)
 		}
+		b.metaCurrent = meta.ClusterID == b.clusterID && metaInEveryDir(cfg.LogDirs)
 	}
 
 	b.cache = metadata.New()
 	b.replicas = replica.NewManager(replica.Config{
-		BrokerID:         cfg.BrokerID,
-		DefaultLogConfig: defaultLogConfig(cfg),
+		BrokerID:                        cfg.BrokerID,
+		DefaultLogConfig:                defaultLogConfig(cfg),
+		MinInsyncReplicas:               cfg.MinInsyncReplicas,
+		ReplicaLagTimeMax:               cfg.ReplicaLagTimeMax,
+		FetchMaxBytes:                   cfg.ReplicaFetchMaxBytes,
+		FetchResponseMaxBytes:           cfg.ReplicaFetchResponseMaxBytes,
+		FetchWaitMax:                    cfg.ReplicaFetchWaitMax,
+		FetchMinBytes:                   cfg.ReplicaFetchMinBytes,
+		FetchBackoff:                    cfg.ReplicaFetchBackoff,
+		SocketTimeout:                   cfg.ReplicaSocketTimeout,
+		NumFetchers:                     cfg.NumReplicaFetchers,
+		HighWatermarkCheckpointInterval: cfg.ReplicaHighWatermarkCheckpointInterval,
+		InterBrokerListener:             cfg.InterBrokerListenerName,
+		LocalHost:                       cfg.InterBrokerBindHost(),
+		Metadata:                        b.cache,
+		BrokerEpoch:                     b.brokerEpoch.Load,
+		TopicConfig:                     b.topicConfig,
 	}, b.logs, b.log.WithField("component", "replica"))
+	// Kafka's LogManager applies topic overrides to the logs it loads, so
+	// retention never treats a compacted topic with the default policy.
+	b.replicas.LoadTopicConfigs()
+	// The group coordinator listens for leadership of __consumer_offsets
+	// partitions from now on, before any LeaderAndIsr can arrive.
+	b.groups = group.New(group.Config{
+		BrokerID:                      cfg.BrokerID,
+		OffsetsTopicNumPartitions:     cfg.OffsetsTopicNumPartitions,
+		OffsetsTopicReplicationFactor: cfg.OffsetsTopicReplicationFactor,
+		OffsetsTopicSegmentBytes:      cfg.OffsetsTopicSegmentBytes,
+		OffsetsRetention:              cfg.OffsetsRetention,
+		OffsetsRetentionCheckInterval: cfg.OffsetsRetentionCheckInterval,
+		OffsetCommitTimeout:           cfg.OffsetsCommitTimeout,
+		OffsetsLoadBufferSize:         cfg.OffsetsLoadBufferSize,
+		GroupInitialRebalanceDelay:    cfg.GroupInitialRebalanceDelay,
+		GroupMinSessionTimeout:        cfg.GroupMinSessionTimeout,
+		GroupMaxSessionTimeout:        cfg.GroupMaxSessionTimeout,
+		GroupMaxSize:                  cfg.GroupMaxSize,
+	}, b.replicas, b.logs, b.cache, b.log.WithField("component", "group"))
+	b.groups.Start()
 	b.controller = coordinator.New(b.controllerConfig(), b.zk, b.log.WithField("component", "controller"))
 	admin := coordinator.NewAdmin(b.zk, b.controllerConfig(), b.log.WithField("component", "admin"))
 	h := handlers.New(handlers.Deps{
@@ -124,6 +164,8 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 		Admin:        admin,
 		BrokerEpoch:  b.brokerEpoch.Load,
 		IsController: b.controller.IsActive,
+		Groups:       b.groups,
+		Controller:   b.controller,
 		Log:          b.log.WithField("component", "handlers"),
 	})
 
@@ -142,6 +184,8 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 	if err := b.server.Start(); err != nil {
 		return nil, fmt.Errorf("bind listeners: %w", err)
 	}
+	steps.done("listeners bound")
+	b.steps = steps
 	b.log.WithField("elapsed", time.Since(started).String()).Info("broker started; registering")
 	return b, nil
 }
@@ -166,9 +210,15 @@ func (b *Broker) Run(ctx context.Context) error {
 		b.closeAll()
 		return err
 	}
-	if err := b.logs.WriteMeta(storage.MetaProperties{BrokerID: b.cfg.BrokerID, ClusterID: b.clusterID}); err != nil {
-		b.closeAll()
-		return fmt.Errorf("write meta.properties: %w", err)
+	b.steps.done("registered")
+	// A restart whose meta.properties already holds this broker and cluster
+	// skips the rewrite (and its fsyncs) on the way to ready.
+	if !b.metaCurrent {
+		if err := b.logs.WriteMeta(storage.MetaProperties{BrokerID: b.cfg.BrokerID, ClusterID: b.clusterID}); err != nil {
+			b.closeAll()
+			return fmt.Errorf("write meta.properties: %w", err)
+		}
+		b.steps.done("meta.properties written")
 	}
 	// A new ZooKeeper session (after expiry) needs a new registration and so
 	// a new broker epoch; the controller module handles its own resignation
@@ -182,6 +232,9 @@ func (b *Broker) Run(ctx context.Context) error {
 		}
 	})
 
+	// Follower fetchers start with LeaderAndIsr; the ISR expiration, the
+	// AlterPartition sender and the high watermark checkpoint start here.
+	b.replicas.Start()
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -198,6 +251,9 @@ func (b *Broker) Run(ctx context.Context) error {
 	b.log.Info("shutting down")
 	// 1. Stop accepting requests and close client connections.
 	_ = b.server.Close()
+	// Unload the groups (waiting joins answer NOT_COORDINATOR) and wait for
+	// the coordinator's appends, before the replicas stop.
+	b.groups.Close()
 	// 2. Stop the controller module (resign) and the background log tasks.
 	cancel()
 	wg.Wait()
@@ -206,6 +262,23 @@ func (b *Broker) Run(ctx context.Context) error {
 	b.closeAll()
 	b.log.Info("shut down")
 	return nil
+}
+
+// topicConfig reads a topic's overrides from /config/topics/<topic>
+// (Kafka's {"version":1,"config":{...}}); a missing znode means none.
+func (b *Broker) topicConfig(topic string) (map[string]string, error) {
+	data, _, err := b.zk.Get(zkpaths.ConfigTopicPath(topic))
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := zkpaths.DecodeEntityConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", zkpaths.ConfigTopicPath(topic), err)
+	}
+	return c.Config, nil
 }
 
 // register writes /brokers/ids/<id> and records the new broker epoch.
@@ -261,6 +334,9 @@ func (b *Broker) protocolMap() []zkpaths.ListenerProtocol {
 func (b *Broker) closeAll() {
 	if b.server != nil {
 		_ = b.server.Close()
+	}
+	if b.groups != nil {
+		b.groups.Close()
 	}
 	if b.replicas != nil {
 		b.replicas.Close()

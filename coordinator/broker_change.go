@@ -41,10 +41,16 @@ func (c *Controller) processBrokerChange() error {
 	}
 	c.log.WithFields(logrus.Fields{"new": newIDs, "bounced": bounced, "dead": dead}).Info("broker change")
 
+	// Kafka's order: channels and the live set first, then new brokers'
+	// start-up, bounced brokers' failure and start-up, dead brokers' failure.
+	// A bounced broker is not live during its failure handling, so
+	// leadership moves off it (its log may have lost unflushed data) and it
+	// comes back as a follower, or as the leader of partitions whose ISR
+	// holds only it.
 	for _, id := range append(append([]int32{}, dead...), bounced...) {
 		c.removeLiveBroker(id)
 	}
-	for _, b := range append(append([]zkpaths.RegisteredBroker{}, newB...), bouncedB...) {
+	for _, b := range newB {
 		if err := c.addLiveBroker(b); err != nil {
 			return err
 		}
@@ -57,6 +63,11 @@ func (c *Controller) processBrokerChange() error {
 	if len(bounced) > 0 {
 		if err := c.onBrokerFailure(bounced); err != nil {
 			return err
+		}
+		for _, b := range bouncedB {
+			if err := c.addLiveBroker(b); err != nil {
+				return err
+			}
 		}
 		if err := c.onBrokerStartup(bounced); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/sirupsen/logrus"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gregor-broker/gregor/zkpaths"
 )
@@ -37,7 +38,7 @@ type Config struct {
 // (Kafka's ControllerEventManager has the same single-thread rule).
 type Controller struct {
 	cfg    Config
-	zk     *zkpaths.Client
+	zk     *controllerZK
 	log    *logrus.Entry
 	events eventQueue
 
@@ -45,9 +46,14 @@ type Controller struct {
 	epoch  atomic.Int32
 
 	startOnce sync.Once
+	// stopping is closed when Run's context is done, so that a ZooKeeper
+	// retry blocking the event loop gives up; runDone when Run returned.
+	stopping chan struct{}
+	runDone  chan struct{}
 
 	// owned by the event loop
 	epochZkVersion     int32
+	electedSession     int64 // the ZooKeeper session the controller was elected in
 	activeControllerID int32
 	controllerWatch    *zkpaths.Watch
 	watches            []*zkpaths.Watch
@@ -59,7 +65,9 @@ type Controller struct {
 
 // New returns a controller for broker cfg.BrokerID; Run starts it.
 func New(cfg Config, zk *zkpaths.Client, log *logrus.Entry) *Controller {
-	c := &Controller{cfg: cfg, zk: zk, log: log, activeControllerID: -1, retryPending: map[string]bool{}}
+	c := &Controller{cfg: cfg, log: log, activeControllerID: -1, retryPending: map[string]bool{},
+		stopping: make(chan struct{}), runDone: make(chan struct{})}
+	c.zk = &controllerZK{Client: zk, ctl: c}
 	c.events.init()
 	return c
 }
@@ -79,12 +87,22 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.zk.OnSession(func(ev zkpaths.SessionEvent) {
 			switch ev {
 			case zkpaths.SessionExpired:
-				c.events.put(expireEvent{})
+				c.expire()
 			case zkpaths.SessionNew:
 				c.events.put(reelectEvent{})
 			}
 		})
 	})
+	stopWatch := make(chan struct{})
+	defer close(stopWatch)
+	go func() {
+		select {
+		case <-ctx.Done():
+			close(c.stopping)
+		case <-stopWatch:
+		}
+	}()
+	defer close(c.runDone)
 	c.events.put(startupEvent{})
 	defer c.shutdown()
 	for {
@@ -103,6 +121,29 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 			c.process(ev)
 		}
+	}
+}
+
+// expireTimeout bounds how long a session expiry waits for the event loop
+// to resign before the broker re-registers.
+const expireTimeout = 30 * time.Second
+
+// expire runs on the ZooKeeper session dispatcher when the session expired:
+// it queues the resignation ahead of everything else and waits until the
+// event loop has done it (Kafka's clearAndPut(Expire) +
+// waitUntilProcessingStarted), so the broker resigns controllership before
+// it re-registers with a new broker epoch on the new session (the
+// dispatcher delivers SessionNew only after this returns). A retry blocked
+// on the lost session notices the new session id and gives up, so the wait
+// is short.
+func (c *Controller) expire() {
+	done := make(chan struct{})
+	c.events.putFront(expireEvent{done: done})
+	select {
+	case <-done:
+	case <-c.runDone:
+	case <-time.After(expireTimeout):
+		c.log.Warn("controller did not resign within the expiry timeout")
 	}
 }
 
@@ -125,8 +166,18 @@ func (c *Controller) process(ev event) {
 		delete(c.retryPending, r.key)
 		ev = r.ev
 	}
+	if c.active.Load() && c.zk.Client.SessionID() != c.electedSession {
+		// The session we were elected in is gone (we may have been paused
+		// past the session timeout): nothing of our context may be written
+		// or sent. The /controller znode went with the session.
+		c.log.WithFields(logrus.Fields{"controller_epoch": c.epoch.Load(), "elected_session": fmt.Sprintf("0x%x", c.electedSession)}).
+			Warn("zookeeper session of this controller is gone; resigning")
+		c.activeControllerID = -1
+		c.onControllerResignation()
+		c.retryLater(reelectEvent{}, time.Second)
+	}
 	var err error
-	switch ev.(type) {
+	switch e := ev.(type) {
 	case startupEvent:
 		if err := c.watchController(); err != nil {
 			c.log.WithError(err).Warn("watch /controller; retrying")
@@ -146,6 +197,14 @@ func (c *Controller) process(ev event) {
 			c.log.Info("zookeeper session expired; resigning as controller")
 			c.onControllerResignation()
 		}
+		if e.done != nil {
+			close(e.done)
+		}
+	case alterPartitionEvent:
+		// Answered even when not active (NOT_CONTROLLER).
+		var resp *kmsg.AlterPartitionResponse
+		resp, err = c.processAlterPartition(e.req)
+		e.reply <- resp
 	default:
 		if !c.active.Load() {
 			return // Kafka: every handler returns early on a non-controller
@@ -180,6 +239,17 @@ func (c *Controller) processActive(ev event) error {
 // (triggerControllerMove) so the cluster is not left half-initialised.
 func (c *Controller) handleError(ev event, err error) {
 	l := c.log.WithError(err).WithField("event", fmt.Sprintf("%T", ev))
+	if isSessionLost(err) {
+		// Not a reason to move the controller: /controller went with the
+		// session. Resign; the new session's re-election follows.
+		l.Warn("zookeeper session lost; resigning")
+		c.activeControllerID = -1
+		if c.active.Load() {
+			c.onControllerResignation()
+		}
+		c.retryLater(reelectEvent{}, time.Second)
+		return
+	}
 	if errors.Is(err, zkpaths.ErrControllerMoved) {
 		l.Warn("controller moved; resigning")
 		if c.active.Load() {
@@ -296,6 +366,7 @@ func (c *Controller) elect() error {
 	}
 	c.activeControllerID = c.cfg.BrokerID
 	c.epochZkVersion = epochZkVersion
+	c.electedSession = c.zk.Client.SessionID()
 	c.epoch.Store(epoch)
 	c.active.Store(true)
 	c.log.WithFields(logrus.Fields{"controller_epoch": epoch, "epoch_zk_version": epochZkVersion}).Info("elected as controller")
@@ -390,6 +461,17 @@ func (q *eventQueue) init() { q.signal = make(chan struct{}, 1) }
 func (q *eventQueue) put(ev event) {
 	q.mu.Lock()
 	q.items = append(q.items, ev)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+// putFront queues ev ahead of every queued event.
+func (q *eventQueue) putFront(ev event) {
+	q.mu.Lock()
+	q.items = append([]event{ev}, q.items...)
 	q.mu.Unlock()
 	select {
 	case q.signal <- struct{}{}:

@@ -13,10 +13,23 @@
 //
 // Concurrency: all controller state is owned by one goroutine draining an
 // event queue (Kafka's ControllerEventManager); ZooKeeper watches, session
-// events and broker responses only enqueue events. Only IsActive and Epoch
-// are read from other goroutines (atomics).
+// events, broker responses and AlterPartition requests only enqueue events.
+// Only IsActive and Epoch are read from other goroutines (atomics);
+// AlterPartition waits for its event's answer.
+//
+// ZooKeeper trouble (zk.go): every controller operation is retried across
+// connection loss while the session lives, so a server restart or a lost
+// quorum blocks the controller instead of moving it. Losing the session
+// (expiry, or a pause past the session timeout) resigns before anything
+// else is written or sent; on expiry the broker re-registers only after the
+// resignation. Another controller's epoch fails every write
+// (ErrControllerMoved) and the controller resigns.
+//
+// ISR changes (alter_partition.go): partition leaders propose them with
+// AlterPartition; the controller checks epochs, writes the state znode
+// conditionally and answers with the new partition epoch.
 //
 // Not here yet: partition reassignment, preferred-leader election and auto
-// rebalance, controlled shutdown, AlterPartition, partition addition,
-// log-dir events and the ISR/log-dir notification znodes.
+// rebalance, controlled shutdown, log-dir events and the ISR/log-dir
+// notification znodes.
 package coordinator

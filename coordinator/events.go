@@ -7,10 +7,10 @@ type event interface{}
 
 type (
 	startupEvent                struct{}
-	controllerChangeEvent       struct{} // /controller created or changed
-	reelectEvent                struct{} // /controller deleted, or a new session
-	expireEvent                 struct{} // the ZooKeeper session expired
-	brokerChangeEvent           struct{} // children of /brokers/ids
+	controllerChangeEvent       struct{}                     // /controller created or changed
+	reelectEvent                struct{}                     // /controller deleted, or a new session
+	expireEvent                 struct{ done chan struct{} } // the ZooKeeper session expired; done closed once resigned
+	brokerChangeEvent           struct{}                     // children of /brokers/ids
 	brokerModificationEvent     struct{ id int32 }
 	topicChangeEvent            struct{} // children of /brokers/topics
 	partitionModificationsEvent struct{ topic string }
@@ -18,6 +18,12 @@ type (
 	stopReplicaResponseEvent    struct {
 		broker int32
 		resp   *kmsg.StopReplicaResponse
+	}
+	// alterPartitionEvent is an AlterPartition request from a partition
+	// leader; the answer goes to reply (buffered).
+	alterPartitionEvent struct {
+		req   *kmsg.AlterPartitionRequest
+		reply chan *kmsg.AlterPartitionResponse
 	}
 	retryEvent struct {
 		key string

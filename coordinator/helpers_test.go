@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-broker/gregor/broker/handlers"
 	"github.com/gregor-broker/gregor/broker/kconn"
 
 	"github.com/gregor-broker/gregor/zkpaths"
@@ -227,7 +228,25 @@ func testConfig(id int32) Config {
 
 func startBroker(t *testing.T, chroot string, id int32, withController bool) *testBroker {
 	t.Helper()
-	b := &testBroker{id: id, zk: connect(t, chroot), fake: newFakeBroker(t)}
+	return startBrokerOn(t, connect(t, chroot), id, withController)
+}
+
+// connectTo opens a session to servers (a connect string without chroot)
+// with the given session timeout.
+func connectTo(t *testing.T, servers, chroot string, sessionTimeout time.Duration) *zkpaths.Client {
+	t.Helper()
+	c, err := zkpaths.Connect(servers+chroot, sessionTimeout, testLog(t).WithField("component", "zk"), zkpaths.WithConnectionTimeout(60*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// startBrokerOn is startBroker on an existing session.
+func startBrokerOn(t *testing.T, zkc *zkpaths.Client, id int32, withController bool) *testBroker {
+	t.Helper()
+	b := &testBroker{id: id, zk: zkc, fake: newFakeBroker(t)}
 	if err := b.zk.CreateTopLevelPaths(); err != nil {
 		t.Fatal(err)
 	}
@@ -266,4 +285,70 @@ func activeControllers(bs []*testBroker) []*testBroker {
 		}
 	}
 	return out
+}
+
+// waitActive waits until b's controller is active.
+func waitActive(t *testing.T, b *testBroker) {
+	t.Helper()
+	waitFor(t, 15*time.Second, func() error {
+		if !b.controller.IsActive() {
+			return fmt.Errorf("broker %d: controller not active", b.id)
+		}
+		return nil
+	})
+}
+
+// waitState waits until a partition state znode holds want (its JSON).
+func waitState(t *testing.T, c *zkpaths.Client, topic string, p int32, want string) {
+	t.Helper()
+	waitFor(t, 20*time.Second, func() error {
+		if s := stateJSON(t, c, topic, p); s != want {
+			return fmt.Errorf("%s-%d state %s, want %s", topic, p, s, want)
+		}
+		return nil
+	})
+}
+
+// lastLeaderAndISR is the partition state of the last LeaderAndIsr for
+// topic-p a fake broker received, or nil.
+func lastLeaderAndISR(f *fakeBroker, topic string, p int32) (*kmsg.LeaderAndISRRequest, *kmsg.LeaderAndISRRequestTopicPartition) {
+	reqs := f.requests()
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if l, ok := reqs[i].req.(*kmsg.LeaderAndISRRequest); ok {
+			if ps := partitionIn(l, topic, p); ps != nil {
+				return l, ps
+			}
+		}
+	}
+	return nil, nil
+}
+
+// lastUpdateMetadata is the partition state of the last UpdateMetadata for
+// topic-p a fake broker received, or nil.
+func lastUpdateMetadata(f *fakeBroker, topic string, p int32) (*kmsg.UpdateMetadataRequest, *kmsg.UpdateMetadataRequestTopicPartition) {
+	reqs := f.requests()
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if u, ok := reqs[i].req.(*kmsg.UpdateMetadataRequest); ok {
+			if ps := umPartition(u, topic, p); ps != nil {
+				return u, ps
+			}
+		}
+	}
+	return nil, nil
+}
+
+// createTopic creates a topic with an explicit assignment through Admin.
+func createTopic(t *testing.T, c *zkpaths.Client, name string, assignment map[int32][]int32, configs map[string]string) zkpaths.UUID {
+	t.Helper()
+	admin := NewAdmin(c, testConfig(0), testLog(t))
+	err := admin.CreateTopic(context.Background(), handlers.NewTopic{Name: name, NumPartitions: -1, ReplicationFactor: -1,
+		Assignment: assignment, Configs: configs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta, _, err := c.GetTopicAssignment(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ta.TopicID
 }

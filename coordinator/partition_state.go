@@ -154,8 +154,14 @@ func (c *Controller) electOfflineLeaders(parts []tp) error {
 			continue
 		}
 		live := c.cc.liveReplicas(pi.replicas)
-		var elected, unclean bool
+		var elected, unclean, led bool
 		wrote, err := c.updateState(p, func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
+			if cur.Leader >= 0 && contains(live, cur.Leader) {
+				// Already led by a live broker: our own write whose answer
+				// was lost, or a leader that was never gone.
+				led = true
+				return cur, false
+			}
 			leader, u, ok := offlinePartitionLeader(pi.replicas, cur.ISR, live, false)
 			if !ok && len(live) > 0 && c.uncleanEnabled(p.topic) {
 				leader, u, ok = offlinePartitionLeader(pi.replicas, cur.ISR, live, true)
@@ -170,6 +176,11 @@ func (c *Controller) electOfflineLeaders(parts []tp) error {
 			return err
 		}
 		l := c.log.WithFields(logrus.Fields{"topic": p.topic, "partition": p.partition})
+		if led {
+			pi.phase = partitionOnline
+			c.batch.addLeaderAndISR(live, p, false)
+			continue
+		}
 		if !wrote {
 			if !elected {
 				l.WithField("isr", pi.leadership.ISR).Warn("no leader could be elected; partition offline")
@@ -218,6 +229,9 @@ func (c *Controller) offlineReplicas(dead map[tp][]int32) error {
 			return err
 		}
 		if !wrote {
+			// None of them was in the ISR: the partition's offline replicas
+			// still change (Kafka sends its state again).
+			c.batch.addUpdateMetadataToAll(p)
 			continue
 		}
 		st := pi.leadership

@@ -96,6 +96,12 @@ func (c *Controller) sendBatch() {
 		return
 	}
 	c.batch = newRequestBatch()
+	if sid := c.zk.Client.SessionID(); sid != c.electedSession {
+		// Our session is gone (a pause past the session timeout): another
+		// controller may be running with a higher epoch; send nothing.
+		c.log.WithField("controller_epoch", c.epoch.Load()).Warn("zookeeper session lost; control requests not sent")
+		return
+	}
 	cc := c.cc
 	for _, id := range sortedIDs(b.leaderAndISR) {
 		if !cc.isLive(id) {

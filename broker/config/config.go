@@ -107,6 +107,8 @@ type Config struct {
 	OffsetsTopicSegmentBytes      int32         // offsets.topic.segment.bytes
 	OffsetsRetention              time.Duration // offsets.retention.minutes
 	OffsetsRetentionCheckInterval time.Duration // offsets.retention.check.interval.ms
+	OffsetsCommitTimeout          time.Duration // offsets.commit.timeout.ms
+	OffsetsLoadBufferSize         int32         // offsets.load.buffer.size
 	GroupInitialRebalanceDelay    time.Duration // group.initial.rebalance.delay.ms
 	GroupMinSessionTimeout        time.Duration // group.min.session.timeout.ms
 	GroupMaxSessionTimeout        time.Duration // group.max.session.timeout.ms
@@ -390,6 +392,8 @@ func build(v values) (*Config, error) {
 		OffsetsTopicSegmentBytes:      v.i32("offsets.topic.segment.bytes"),
 		OffsetsRetention:              time.Duration(v.i64("offsets.retention.minutes")) * time.Minute,
 		OffsetsRetentionCheckInterval: v.ms("offsets.retention.check.interval.ms"),
+		OffsetsCommitTimeout:          v.ms("offsets.commit.timeout.ms"),
+		OffsetsLoadBufferSize:         v.i32("offsets.load.buffer.size"),
 		GroupInitialRebalanceDelay:    v.ms("group.initial.rebalance.delay.ms"),
 		GroupMinSessionTimeout:        v.ms("group.min.session.timeout.ms"),
 		GroupMaxSessionTimeout:        v.ms("group.max.session.timeout.ms"),

@@ -35,9 +35,22 @@ func apiTable() []api {
 		{key: 4, min: 0, max: 7, handle: (*Handlers).handleLeaderAndIsr},
 		{key: 5, min: 0, max: 4, handle: (*Handlers).handleStopReplica},
 		{key: 6, min: 0, max: 8, handle: (*Handlers).handleUpdateMetadata},
+		{key: 8, min: 1, max: 8, handle: (*Handlers).handleOffsetCommit},
+		{key: 9, min: 1, max: 8, handle: (*Handlers).handleOffsetFetch},
+		{key: 10, min: 0, max: 4, handle: (*Handlers).handleFindCoordinator},
+		{key: 11, min: 0, max: 9, handle: (*Handlers).handleJoinGroup},
+		{key: 12, min: 0, max: 4, handle: (*Handlers).handleHeartbeat},
+		{key: 13, min: 0, max: 5, handle: (*Handlers).handleLeaveGroup},
+		{key: 14, min: 0, max: 5, handle: (*Handlers).handleSyncGroup},
+		{key: 15, min: 0, max: 5, handle: (*Handlers).handleDescribeGroups},
+		{key: 16, min: 0, max: 5, handle: (*Handlers).handleListGroups},
 		{key: 18, min: 0, max: 3, handle: (*Handlers).handleApiVersions},
 		{key: 19, min: 0, max: 7, handle: (*Handlers).handleCreateTopics},
 		{key: 20, min: 0, max: 6, handle: (*Handlers).handleDeleteTopics},
+		{key: 23, min: 0, max: 4, handle: (*Handlers).handleOffsetForLeaderEpoch},
+		{key: 42, min: 0, max: 2, handle: (*Handlers).handleDeleteGroups},
+		{key: 47, min: 0, max: 0, handle: (*Handlers).handleOffsetDelete},
+		{key: 56, min: 0, max: 2, handle: (*Handlers).handleAlterPartition},
 	}
 }
 

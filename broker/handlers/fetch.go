@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -35,12 +36,22 @@ import (
 //     -1) is answered in full with SessionID 0, so clients keep sending full
 //     fetches; an incremental fetch (SessionEpoch > 0) names a session we
 //     never created → FETCH_SESSION_ID_NOT_FOUND (70).
-//   - ReplicaID >= 0 (a follower): read up to the log end offset and record
-//     the follower's fetch offset on the leader; the rest of replication
-//     (ISR changes, diverging epochs) is issue 4.
+//   - ReplicaID >= 0 (a follower): accepted only on the inter-broker
+//     listener (Kafka requires CLUSTER_ACTION; elsewhere every partition
+//     answers TOPIC_AUTHORIZATION_FAILED, 29, as Kafka does); reads up to the
+//     log end offset and records the follower's fetch offset and log start
+//     offset on the leader (high watermark, ISR expansion).
+//   - LastFetchedEpoch (v12+): when the leader's epoch cache shows the
+//     fetcher's log diverged (endOffsetFor(LastFetchedEpoch) has a smaller
+//     epoch or ends before FetchOffset), DivergingEpoch carries that epoch
+//     and end offset and no records are returned (KIP-320 truncate on fetch).
 //
 // Not implemented: reading from followers (KIP-392; Rack is ignored),
-// aborted transactions (issue 5), v13+ (topic ids), zero-copy sendfile.
+// aborted transactions (issue 5), v13+ (topic ids).
+//
+// Zero-copy: on a TCP connection (Request.FileRegions) the records are not
+// read into memory; each partition's record set is a region of a segment
+// file that the server's writer sends with sendfile (server.SplicedResponse).
 //
 // Kafka: KafkaApis.handleFetchRequest, ReplicaManager.fetchMessages,
 // DelayedFetch, FetchSession.
@@ -63,22 +74,34 @@ func (h *Handlers) handleFetch(ctx context.Context, r *server.Request) (kmsg.Res
 		MinBytes:       req.MinBytes,
 		MaxBytes:       maxBytes,
 		IsolationLevel: req.IsolationLevel,
+		FileRegions:    r.FileRegions,
+		MinRegionBytes: h.Config.ZeroCopyMinBytes,
+	}
+	if params.MinRegionBytes == 0 {
+		params.MinRegionBytes = defaultZeroCopyMinBytes
+	}
+	if req.ReplicaID >= 0 && h.Config.InterBrokerListener != "" && r.Listener != h.Config.InterBrokerListener {
+		return h.replicaFetchUnauthorized(r, req, resp), nil
 	}
 	var parts []replica.FetchPartition
 	for _, rt := range req.Topics {
 		for _, rp := range rt.Partitions {
 			parts = append(parts, replica.FetchPartition{
-				Topic:              rt.Topic,
-				Partition:          rp.Partition,
-				FetchOffset:        rp.FetchOffset,
-				CurrentLeaderEpoch: rp.CurrentLeaderEpoch,
-				MaxBytes:           rp.PartitionMaxBytes,
+				Topic:               rt.Topic,
+				Partition:           rp.Partition,
+				FetchOffset:         rp.FetchOffset,
+				CurrentLeaderEpoch:  rp.CurrentLeaderEpoch,
+				MaxBytes:            rp.PartitionMaxBytes,
+				HasLastFetchedEpoch: req.Version >= 12 && rp.LastFetchedEpoch >= 0,
+				LastFetchedEpoch:    rp.LastFetchedEpoch,
+				LogStartOffset:      rp.LogStartOffset,
 			})
 		}
 	}
 	results := h.Replicas.Fetch(ctx, params, parts)
 
 	snap := h.Metadata.Snapshot()
+	spliced := server.NewSplicedResponse(resp)
 	k := 0
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
 	for i, rt := range req.Topics {
@@ -100,6 +123,11 @@ func (h *Handlers) handleFetch(ctx context.Context, r *server.Request) (kmsg.Res
 				if req.Version >= 12 && apierr.Code(err) == kerr.NotLeaderForPartition.Code {
 					out.CurrentLeader.LeaderID, out.CurrentLeader.LeaderEpoch = currentLeader(snap, rt.Topic, rp.Partition)
 				}
+			} else if res.Diverging {
+				out.DivergingEpoch.Epoch, out.DivergingEpoch.EndOffset = res.DivergingEpoch, res.DivergingEndOffset
+			} else if res.Region.File != nil {
+				// Zero-copy: the writer sends these bytes from the file.
+				out.RecordBatches = spliced.Splice(server.FileRegion(res.Region))
 			} else if res.Records != nil {
 				out.RecordBatches = res.Records
 			}
@@ -109,8 +137,39 @@ func (h *Handlers) handleFetch(ctx context.Context, r *server.Request) (kmsg.Res
 			resp.Topics[i].Partitions[j] = out
 		}
 	}
+	if len(spliced.Regions()) > 0 {
+		return spliced, nil
+	}
 	return resp, nil
 }
 
+// defaultZeroCopyMinBytes is the smallest record set sent with sendfile. Each
+// spliced record set costs the writer a sendfile call and a write for the
+// bytes after it (and, with TCP_NODELAY, a packet each); below this size
+// copying the bytes into the one buffer written at once is cheaper.
+const defaultZeroCopyMinBytes = 32 << 10
+
 // emptyRecords is a non-nil empty record set: size 0 on the wire, not -1.
 var emptyRecords = []byte{}
+
+// replicaFetchUnauthorized answers a replica fetch (ReplicaID >= 0) that came
+// in on a client listener: Kafka without CLUSTER_ACTION answers
+// TOPIC_AUTHORIZATION_FAILED for every partition, so a client cannot pose as
+// a follower to read past the high watermark or move the ISR.
+func (h *Handlers) replicaFetchUnauthorized(r *server.Request, req *kmsg.FetchRequest, resp *kmsg.FetchResponse) *kmsg.FetchResponse {
+	h.log.WithFields(logrus.Fields{"api_key": r.APIKey, "remote": r.Remote, "listener": r.Listener, "replica_id": req.ReplicaID}).Warn("replica fetch on a client listener rejected")
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	for i, rt := range req.Topics {
+		resp.Topics[i].Topic = rt.Topic
+		resp.Topics[i].Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for j, rp := range rt.Partitions {
+			out := kmsg.NewFetchResponseTopicPartition()
+			out.Partition = rp.Partition
+			out.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
+			out.RecordBatches = emptyRecords
+			resp.Topics[i].Partitions[j] = out
+		}
+	}
+	return resp
+}

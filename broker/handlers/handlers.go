@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gregor-broker/gregor/broker/group"
 	"github.com/gregor-broker/gregor/broker/metadata"
 	"github.com/gregor-broker/gregor/broker/replica"
 	"github.com/gregor-broker/gregor/broker/server"
@@ -23,6 +24,10 @@ type Config struct {
 	MessageMaxBytes          int32  // message.max.bytes (the log enforces it per topic)
 	InterBrokerListener      string // inter.broker.listener.name; control APIs are accepted only on it ("" accepts any)
 	FetchMaxBytes            int32  // fetch.max.bytes; 0 means Kafka's default, 57671680
+	// ZeroCopyMinBytes: a fetched record set at least this large is sent
+	// from the segment file with sendfile, a smaller one is copied; 0 means
+	// the default (32 KiB), negative means always sendfile. Not a Kafka key.
+	ZeroCopyMinBytes int32
 }
 
 // defaultFetchMaxBytes is Kafka's fetch.max.bytes default (55 MiB).
@@ -42,7 +47,22 @@ type Deps struct {
 	BrokerEpoch func() int64
 	// IsController reports whether this broker is the active controller.
 	IsController func() bool
-	Log          *logrus.Entry
+	// Groups is the group coordinator (FindCoordinator, JoinGroup, ...,
+	// OffsetCommit/Fetch); nil answers COORDINATOR_NOT_AVAILABLE.
+	Groups *group.Coordinator
+	// Controller serves the controller-side APIs (AlterPartition); nil
+	// answers NOT_CONTROLLER.
+	Controller Controller
+	Log        *logrus.Entry
+}
+
+// Controller is what the handlers need of this broker's controller module
+// (coordinator.Controller), for the APIs the active controller serves.
+type Controller interface {
+	// AlterPartition decides an ISR change proposed by a partition leader
+	// and returns the answer (version of req), waiting as long as ctx and
+	// the controller allow.
+	AlterPartition(ctx context.Context, req *kmsg.AlterPartitionRequest) *kmsg.AlterPartitionResponse
 }
 
 // Handlers serves every API of the table in apis.go. It is safe for

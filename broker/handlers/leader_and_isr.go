@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"net"
+	"strconv"
 
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -26,22 +28,29 @@ import (
 //     UNKNOWN_TOPIC_OR_PARTITION; another topic id on disk →
 //     INCONSISTENT_TOPIC_ID (103); an unusable log dir → KAFKA_STORAGE_ERROR (56).
 //   - The response lists partitions by topic name (v0–4) or topic id (v5+).
+//   - LiveLeaders (v1+) give the followers' fetchers the leader's
+//     inter-broker endpoint (replica.LeaderAndIsrPartition.LeaderAddr).
 //
-// Not implemented (issue 4): follower fetchers and truncation (the follower
-// role is recorded only), AddingReplicas/RemovingReplicas, LiveLeaders,
-// the group/transaction coordinators' onElection hooks.
+// Not implemented: AddingReplicas/RemovingReplicas.
 //
 // Kafka: KafkaApis.handleLeaderAndIsrRequest, ReplicaManager.becomeLeaderOrFollower.
 func (h *Handlers) handleLeaderAndIsr(_ context.Context, r *server.Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.LeaderAndISRRequest)
 	resp := req.ResponseKind().(*kmsg.LeaderAndISRResponse)
 
+	// LiveLeaders (v1+) carries each leader's inter-broker endpoint, so a
+	// follower can fetch before UpdateMetadata reaches the metadata cache.
+	leaderAddrs := map[int32]string{}
+	for _, ll := range req.LiveLeaders {
+		leaderAddrs[ll.BrokerID] = net.JoinHostPort(ll.Host, strconv.Itoa(int(ll.Port)))
+	}
 	var states []replica.LeaderAndIsrPartition
 	add := func(topic string, id [16]byte, p kmsg.LeaderAndISRRequestTopicPartition) {
 		states = append(states, replica.LeaderAndIsrPartition{
 			Topic: topic, TopicID: id, Partition: p.Partition,
 			ControllerEpoch: p.ControllerEpoch, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
 			PartitionEpoch: p.ZKVersion, Replicas: p.Replicas, ISR: p.ISR, IsNew: p.IsNew,
+			LeaderAddr: leaderAddrs[p.Leader],
 		})
 	}
 	for _, p := range req.PartitionStates { // v0–1

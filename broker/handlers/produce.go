@@ -29,9 +29,14 @@ import (
 //   - Unknown topic or partition → UNKNOWN_TOPIC_OR_PARTITION (3); known but
 //     not led here → NOT_LEADER_OR_FOLLOWER (6), with the current leader
 //     (v10+ tagged fields, KIP-951).
-//   - acks=-1 waits for the high watermark (replica.Manager.WaitForAcks,
-//     bounded by TimeoutMillis → REQUEST_TIMED_OUT); with an ISR of only this
-//     broker it completes at once.
+//   - acks=-1: a committed ISR smaller than min.insync.replicas (broker
+//     default or topic override) → NOT_ENOUGH_REPLICAS (19) and nothing is
+//     appended; otherwise it waits until every ISR member has the batch (the
+//     high watermark passes it: replica.Manager.WaitForAcks, Kafka's
+//     DelayedProduce), bounded by TimeoutMillis → REQUEST_TIMED_OUT (7);
+//     NOT_ENOUGH_REPLICAS_AFTER_APPEND (20) when the ISR shrank below
+//     min.insync.replicas meanwhile. With an ISR of only this broker it
+//     completes at once. acks 0 and 1 ignore min.insync.replicas.
 //   - acks=0 sends no response; if any partition failed the connection is
 //     closed, as Kafka does, so the producer refreshes its metadata.
 //   - Errors carry Kafka's message in ErrorMessage (v8+).

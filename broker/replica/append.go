@@ -42,32 +42,30 @@ func (m *Manager) AppendRecords(topic string, partition int32, records []byte, r
 	return res
 }
 
-// WaitForAcks is the delayed produce of acks=all (Kafka's DelayedProduce):
-// it returns once the high watermark of every successfully appended
-// partition is past its last offset, setting Err on the others:
-// REQUEST_TIMED_OUT when timeout passes first, NOT_LEADER_OR_FOLLOWER when
-// the partition lost leadership meanwhile. The data stays in the log either
-// way. With an ISR of only this broker the high watermark moved during the
-// append, so it returns at once. Issue 4 adds NOT_ENOUGH_REPLICAS_AFTER_APPEND
-// (ISR below min.insync.replicas when the high watermark passes).
+// WaitForAcks is the delayed produce of acks=all (Kafka's DelayedProduce
+// and Partition.checkEnoughReplicasReachOffset): it returns once the high
+// watermark of every successfully appended partition is past its last
+// offset, i.e. every member of the ISR has the batch, setting Err on the
+// others: NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR was smaller than
+// min.insync.replicas by then, REQUEST_TIMED_OUT when timeout passes first,
+// NOT_LEADER_OR_FOLLOWER when the partition lost leadership meanwhile. The
+// data stays in the log either way. With an ISR of only this broker the
+// high watermark moved during the append, so it returns at once.
 func (m *Manager) WaitForAcks(ctx context.Context, timeout time.Duration, results []AppendResult) {
+	satisfied := make([]bool, len(results)) // Kafka's acksPending = false
 	pending := func() []int {
 		var idx []int
 		for i := range results {
 			r := &results[i]
-			if r.Err != nil || r.p == nil {
+			if satisfied[i] || r.Err != nil || r.p == nil {
 				continue
 			}
-			r.p.mu.RLock()
-			leader, stopped := r.p.isLeader, r.p.stopped
-			r.p.mu.RUnlock()
-			if stopped || !leader {
-				r.Err = kerr.NotLeaderForPartition
-				continue
-			}
-			if r.p.HighWatermark() <= r.Info.LastOffset {
+			done, err := r.p.enoughReplicasReachOffset(r.Info.LastOffset + 1)
+			if !done {
 				idx = append(idx, i)
+				continue
 			}
+			satisfied[i], r.Err = true, err
 		}
 		return idx
 	}

@@ -16,22 +16,38 @@
 // Kafka's DelayedFetch does, woken by appends. ListOffset answers
 // ListOffsets.
 //
-// Replication (issue 4) plugs in here: followers' fetch state is recorded by
-// Fetch (updateFollowerFetchState) and the high watermark is computed by
-// maybeIncrementHighWatermarkLocked from the ISR members' log end offsets;
-// follower fetchers, ISR shrink/expand and AlterPartition are not
-// implemented yet, so a partition whose ISR names other brokers does not
-// advance its high watermark until they fetch.
+// Replication (fetcher.go, isr.go, alter_partition.go): a follower runs
+// fetchers (one goroutine per leader broker and fetcher id) that send Fetch
+// v12 with ReplicaID = this broker and LastFetchedEpoch to the leader's
+// inter-broker listener, truncate on the leader's DivergingEpoch
+// (KIP-101/279/320), append with the log's follower append and take the
+// leader's high watermark. The leader tracks each follower's LEO and
+// lastCaughtUpTime (Fetch → updateFollowerFetchState), moves the high
+// watermark to the smallest LEO of the maximal ISR, proposes ISR expansion
+// when a follower reaches the high watermark and shrink when one lags more
+// than replica.lag.time.max.ms, and sends the changes to the controller with
+// AlterPartition (alterPartitionSender), committing the ISR and partition
+// epoch it answers. acks=all waits for the high watermark and checks
+// min.insync.replicas before and after the append. High watermarks are
+// checkpointed to replication-offset-checkpoint (Start's periodic task and
+// Close) and read back when a log is opened. Topic overrides
+// (/config/topics, Config.TopicConfig) are applied when a log is opened and
+// at start-up (LoadTopicConfigs).
 //
-// It does not talk to ZooKeeper or parse requests; the handlers package
-// translates kmsg requests into calls here. Errors a client should see are
+// It does not talk to ZooKeeper or serve requests: the handlers package
+// translates kmsg requests into calls here (topic overrides come through
+// Config.TopicConfig). It does send requests to peers through kconn: Fetch
+// and ListOffsets to leaders, AlterPartition to the controller. Errors a client should see are
 // *kerr.Error values (NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
 // FENCED_LEADER_EPOCH, ...) or storage sentinels; handlers/errors.go maps
 // them to codes.
 //
 // Locks, in the order they may be taken: Manager.stateMu (the replica state
 // change lock, held across a whole control request) → Partition.mu
-// (leadership, ISR, log) → Partition.hwMu (high watermark and follower state)
-// → Partition.waitMu (waiters). Manager.mu guards only the partition map and
-// is never held while another lock is taken.
+// (leadership, committed ISR, log) → fetcherManager.mu → fetcher.mu, and
+// Partition.mu → Partition.hwMu (high watermark, follower state, pending ISR
+// change) → Partition.waitMu (waiters). Manager.mu guards only the partition
+// map and is never held while another lock is taken; a fetcher goroutine
+// never holds fetcher.mu while it takes Partition.mu, and the AlterPartition
+// sender holds none of its own locks while it applies an answer.
 package replica

@@ -26,6 +26,14 @@ type FetchParams struct {
 	// IsolationLevel 1 (read_committed) is bounded by the last stable offset,
 	// which equals the high watermark until transactions exist (issue 5).
 	IsolationLevel int8
+	// FileRegions asks for FetchResult.Region instead of Records: the
+	// batches are not read into memory, so the server can send them from
+	// the page cache with sendfile (the zero-copy path of a network fetch).
+	FileRegions bool
+	// MinRegionBytes: with FileRegions, record sets smaller than this are
+	// still read into memory (sendfile does not pay for small ones);
+	// negative or zero: every record set is a region.
+	MinRegionBytes int32
 }
 
 // FetchPartition is one partition of a Fetch, in request order.
@@ -35,15 +43,37 @@ type FetchPartition struct {
 	FetchOffset        int64
 	CurrentLeaderEpoch int32 // -1: not checked
 	MaxBytes           int32
+	// LastFetchedEpoch (Fetch v12+), when HasLastFetchedEpoch is set and it
+	// is >= 0, is the epoch of the last batch the fetcher has; the leader
+	// answers DivergingEpoch when its log does not contain that epoch up to
+	// FetchOffset (KIP-320, truncate on fetch). The flag keeps the zero
+	// value of FetchPartition meaning "no epoch" (epoch 0 is a real one).
+	HasLastFetchedEpoch bool
+	LastFetchedEpoch    int32
+	// LogStartOffset is a follower's log start offset (-1 for consumers).
+	LogStartOffset int64
 }
 
 // FetchResult is the answer for one partition.
 type FetchResult struct {
 	// Records holds whole record batches as stored; the caller owns it.
-	Records          []byte
+	// Nil when FetchParams.FileRegions: then Region holds them.
+	Records []byte
+	// Region names the same whole batches in a segment file, set only when
+	// FetchParams.FileRegions.
+	Region           FileRegion
 	HighWatermark    int64
 	LastStableOffset int64
 	LogStartOffset   int64
+	// leaderLogEndOffset is the leader's LEO at the read (follower state).
+	leaderLogEndOffset int64
+	// Diverging is set when the fetcher's LastFetchedEpoch does not match
+	// the leader's log: DivergingEpoch and DivergingEndOffset are the
+	// leader's end of that epoch (Kafka's endOffsetFor) and no records are
+	// returned.
+	Diverging          bool
+	DivergingEpoch     int32
+	DivergingEndOffset int64
 	// Err is nil, a *kerr.Error, or a storage sentinel
 	// (storage.ErrOffsetOutOfRange).
 	Err error
@@ -56,8 +86,10 @@ type FetchResult struct {
 // watermark. If fewer than MinBytes are available, no partition has an error
 // and MaxWait > 0, the fetch waits (Kafka's DelayedFetch) until an append or
 // leadership change makes MinBytes available, MaxWait passes, or ctx is
-// done, and then reads again. A follower's fetch (ReplicaID >= 0) records its
-// fetch offset as its log end offset on the leader.
+// done, and then reads again. A follower's fetch (ReplicaID >= 0) reads up
+// to the log end offset, and a successful, non-diverging read records its
+// fetch offset as the follower's log end offset on the leader (which may
+// advance the high watermark and propose an ISR expansion).
 func (m *Manager) Fetch(ctx context.Context, params FetchParams, parts []FetchPartition) []FetchResult {
 	results := make([]FetchResult, len(parts))
 	partitions := make([]*Partition, len(parts))
@@ -69,11 +101,11 @@ func (m *Manager) Fetch(ctx context.Context, params FetchParams, parts []FetchPa
 			continue
 		}
 		partitions[i] = p
-		if params.ReplicaID >= 0 {
-			p.updateFollowerFetchState(params.ReplicaID, fp.FetchOffset, time.Now())
-		}
 	}
 	bytes, failed := m.readAll(params, parts, partitions, results)
+	if params.ReplicaID >= 0 {
+		m.updateFollowers(params.ReplicaID, parts, partitions, results)
+	}
 	if params.MaxWait <= 0 || failed || bytes >= int64(params.MinBytes) || len(parts) == 0 || m.closed.Load() {
 		return results
 	}
@@ -111,6 +143,21 @@ func (m *Manager) Fetch(ctx context.Context, params FetchParams, parts []FetchPa
 		}
 		m.readAll(params, parts, partitions, results)
 		return results
+	}
+}
+
+// updateFollowers records a follower's fetch on each partition read without
+// error or divergence (Kafka's Partition.fetchRecords for a follower).
+func (m *Manager) updateFollowers(replicaID int32, parts []FetchPartition, partitions []*Partition, results []FetchResult) {
+	now := time.Now()
+	for i, p := range partitions {
+		r := &results[i]
+		if p == nil || r.Err != nil || r.Diverging {
+			continue
+		}
+		if p.updateFollowerFetchState(replicaID, parts[i].FetchOffset, parts[i].LogStartOffset, r.leaderLogEndOffset, now) {
+			m.alter.enqueue(p)
+		}
 	}
 }
 
@@ -164,7 +211,7 @@ func (m *Manager) readAll(params FetchParams, parts []FetchPartition, partitions
 			failed = true
 			continue
 		}
-		if n := int64(len(r.Records)); n > 0 {
+		if n := r.RecordsSize(); n > 0 {
 			minOneBatch = false
 			total += n
 			limit = max(0, limit-n)
@@ -186,6 +233,16 @@ func (p *Partition) read(params FetchParams, fp FetchPartition, maxBytes int32, 
 	hw := p.HighWatermark()
 	res.HighWatermark, res.LastStableOffset, res.LogStartOffset = hw, hw, l.LogStartOffset()
 	leo := l.LogEndOffset()
+	res.leaderLogEndOffset = leo
+	if fp.HasLastFetchedEpoch && fp.LastFetchedEpoch >= 0 {
+		// Kafka's UnifiedLog.read with lastFetchedEpoch: checked before the
+		// offset range, since a diverged follower may be past our LEO.
+		epoch, end := l.EndOffsetForEpoch(fp.LastFetchedEpoch)
+		if epoch < fp.LastFetchedEpoch || end < fp.FetchOffset {
+			res.Diverging, res.DivergingEpoch, res.DivergingEndOffset = true, epoch, end
+			return res
+		}
+	}
 	if fp.FetchOffset < res.LogStartOffset || fp.FetchOffset > leo {
 		res.Err = storage.ErrOffsetOutOfRange
 		return res
@@ -194,13 +251,40 @@ func (p *Partition) read(params FetchParams, fp FetchPartition, maxBytes int32, 
 	if fp.FetchOffset >= bound {
 		return res
 	}
-	info, err := l.Read(fp.FetchOffset, maxBytes, bound, minOneBatch)
+	read := l.Read
+	if params.FileRegions {
+		read = l.ReadRegion
+	}
+	info, err := read(fp.FetchOffset, maxBytes, bound, minOneBatch)
 	if err != nil {
 		res.Err = err
 		return res
 	}
+	if params.FileRegions && info.File != nil && info.Size >= params.MinRegionBytes {
+		res.Region = FileRegion{File: info.File, Position: info.Position, Size: info.Size}
+		return res
+	}
 	res.Records, res.Err = readInfoBytes(info)
 	return res
+}
+
+// FileRegion is a run of whole record batches in a segment file, as the log
+// stores them. File belongs to the log, which closes it when the segment is
+// removed or the partition stops, and truncation may shorten it: a reader
+// of the region must treat os.ErrClosed and a short read as "gone" (the
+// server closes the connection; the client retries and re-fetches).
+type FileRegion struct {
+	File     *os.File // nil: no records
+	Position int64
+	Size     int32
+}
+
+// RecordsSize is the number of record bytes in r, in memory or in a region.
+func (r *FetchResult) RecordsSize() int64 {
+	if r.Region.File != nil {
+		return int64(r.Region.Size)
+	}
+	return int64(len(r.Records))
 }
 
 // readInfoBytes returns the bytes of a read, reading them from the segment

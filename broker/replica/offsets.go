@@ -56,3 +56,27 @@ func (m *Manager) ListOffset(topic string, partition int32, currentLeaderEpoch i
 	}
 	return OffsetAndTimestamp{Offset: off, Timestamp: ts, LeaderEpoch: -1}, nil
 }
+
+// LastOffsetForLeaderEpoch answers one OffsetForLeaderEpoch partition, as
+// Kafka's Partition.lastOffsetForLeaderEpoch with fetchOnlyFromLeader: the
+// leader only, with currentLeaderEpoch checked (-1: not checked; KIP-320),
+// then the leader epoch cache's endOffsetFor(leaderEpoch): (leaderEpoch,
+// LEO) for the latest epoch, (the largest epoch <= leaderEpoch, the start of
+// the next one) for an older one, and (-1, -1) when unknown.
+func (m *Manager) LastOffsetForLeaderEpoch(topic string, partition, currentLeaderEpoch, leaderEpoch int32) (epoch int32, endOffset int64, err error) {
+	p, err := m.hostedPartition(topic, partition)
+	if err != nil {
+		return -1, -1, err
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	l, err := p.checkLeaderLocked(currentLeaderEpoch, true)
+	if err != nil {
+		return -1, -1, err
+	}
+	epoch, endOffset = l.EndOffsetForEpoch(leaderEpoch)
+	if endOffset < 0 {
+		return -1, -1, nil
+	}
+	return epoch, endOffset, nil
+}

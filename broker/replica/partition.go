@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/gregor-broker/gregor/broker/apierr"
 	"github.com/gregor-broker/gregor/broker/storage"
 )
 
@@ -36,21 +38,42 @@ type Partition struct {
 	// leaderEpoch (KAFKA-7128: followers join the ISR only past it).
 	leaderEpochStartOffset int64
 
+	// minInsync is min.insync.replicas for this topic (the broker default or
+	// the /config/topics override), read when the log is opened.
+	minInsync int32
+
 	hwMu          sync.Mutex
 	highWatermark int64
 	// followers is the leader's tracking state of each other replica
-	// (Kafka's Replica), keyed by broker id. Issue 4 adds lastCaughtUpTime
-	// and ISR changes.
+	// (Kafka's Replica), keyed by broker id.
 	followers map[int32]*followerState
+	// pendingISR is the ISR change sent (or about to be sent) to the
+	// controller; nil when the ISR is committed (Kafka's PendingExpandIsr /
+	// PendingShrinkIsr). While it is set the leader proposes nothing else.
+	pendingISR *isrChange
 
 	waitMu  sync.Mutex
 	waiters map[chan struct{}]struct{}
 }
 
-// followerState is what the leader knows of one follower, from its fetches.
+// followerState is what the leader knows of one follower, from its fetches
+// (Kafka's Replica and ReplicaState).
 type followerState struct {
-	logEndOffset  int64 // -1 until its first fetch
-	lastFetchTime time.Time
+	logEndOffset   int64 // -1 until its first fetch
+	logStartOffset int64
+	lastFetchTime  time.Time
+	// lastFetchLeaderLogEndOffset is the leader's LEO at the previous fetch.
+	lastFetchLeaderLogEndOffset int64
+	// lastCaughtUpTime is the last time the follower had everything the
+	// leader had (reference §5.2); zero for a follower outside the ISR when
+	// this broker became leader.
+	lastCaughtUpTime time.Time
+}
+
+// isCaughtUp is Kafka's ReplicaState.isCaughtUp: the follower has the
+// leader's LEO, or had it within maxLag.
+func (f *followerState) isCaughtUp(leaderLEO int64, now time.Time, maxLag time.Duration) bool {
+	return f.logEndOffset == leaderLEO || (!f.lastCaughtUpTime.IsZero() && now.Sub(f.lastCaughtUpTime) <= maxLag)
 }
 
 func newPartition(m *Manager, topic string, partition int32) *Partition {
@@ -100,21 +123,30 @@ func (p *Partition) HighWatermark() int64 {
 	return p.highWatermark
 }
 
-// openLogLocked creates or opens the log and records the topic id in
-// partition.metadata. p.mu is held.
-func (p *Partition) openLogLocked(topicID [16]byte) error {
+// openLogLocked creates or opens the log with the topic's configuration
+// (broker defaults + /config/topics overrides, loaded once per topic and
+// request through tc), starts the high watermark at its checkpointed value
+// (replication-offset-checkpoint, clamped to the log), and records the topic
+// id in partition.metadata. p.mu is held.
+func (p *Partition) openLogLocked(topicID [16]byte, tc *topicConfigs) error {
 	if p.log == nil {
-		l, err := p.m.logs.GetOrCreate(p.Topic, p.Index, p.m.cfg.DefaultLogConfig)
+		cfg := tc.get(p.Topic)
+		l, err := p.m.logs.GetOrCreate(p.Topic, p.Index, cfg.log)
 		if err != nil {
 			p.m.log.WithError(err).WithFields(logrus.Fields{"topic": p.Topic, "partition": p.Index}).Error("open log")
 			return kerr.KafkaStorageError
 		}
 		p.log = l
+		p.minInsync = cfg.minInsync
+		hw, found, err := p.m.logs.CheckpointedHighWatermark(l)
+		if err != nil {
+			p.m.log.WithError(err).WithFields(logrus.Fields{"topic": p.Topic, "partition": p.Index}).Warn("read replication-offset-checkpoint; starting the high watermark at the log start")
+		}
+		if !found {
+			hw = 0
+		}
 		p.hwMu.Lock()
-		// Without a replication-offset-checkpoint (issue 4) the high
-		// watermark starts at the log start offset and is advanced by
-		// makeLeader; it never exceeds the log end offset.
-		p.highWatermark = l.LogStartOffset()
+		p.highWatermark = min(max(hw, l.LogStartOffset()), l.LogEndOffset())
 		p.hwMu.Unlock()
 	}
 	if id, ok := p.log.TopicID(); ok {
@@ -135,6 +167,7 @@ func (p *Partition) openLogLocked(topicID [16]byte) error {
 // makeLeaderLocked is Kafka's Partition.makeLeader. p.mu is held.
 func (p *Partition) makeLeaderLocked(controllerEpoch int32, st LeaderAndIsrPartition) error {
 	epochIncreased := st.LeaderEpoch > p.leaderEpoch
+	wasLeader := p.isLeader
 	p.controllerEpoch = controllerEpoch
 	p.replicas = slices.Clone(st.Replicas)
 	p.isr = slices.Clone(st.ISR)
@@ -143,32 +176,65 @@ func (p *Partition) makeLeaderLocked(controllerEpoch int32, st LeaderAndIsrParti
 	p.leaderEpoch = st.LeaderEpoch
 	p.isLeader = true
 	leo := p.log.LogEndOffset()
+	now := time.Now()
+	p.hwMu.Lock()
+	// The controller's ISR is now committed; a change in flight is void.
+	p.pendingISR = nil
 	if epochIncreased {
 		// Record (leaderEpoch → LEO) so that followers can truncate to it
 		// (KIP-101), and reset the followers' tracking state.
 		if err := p.log.AssignEpoch(st.LeaderEpoch, leo); err != nil {
+			p.hwMu.Unlock()
 			p.m.log.WithError(err).WithFields(logrus.Fields{"topic": p.Topic, "partition": p.Index}).Error("assign leader epoch")
 			return kerr.KafkaStorageError
 		}
 		p.leaderEpochStartOffset = leo
-		p.hwMu.Lock()
+		old := p.followers
 		p.followers = map[int32]*followerState{}
 		for _, r := range p.replicas {
-			if r != p.m.cfg.BrokerID {
-				p.followers[r] = &followerState{logEndOffset: -1}
+			if r == p.m.cfg.BrokerID {
+				continue
+			}
+			p.followers[r] = resetFollowerState(old[r], wasLeader, slices.Contains(p.isr, r), leo, now)
+		}
+	} else {
+		for _, r := range p.replicas {
+			if _, ok := p.followers[r]; !ok && r != p.m.cfg.BrokerID {
+				p.followers[r] = resetFollowerState(nil, false, slices.Contains(p.isr, r), leo, now)
 			}
 		}
-		p.hwMu.Unlock()
 	}
+	p.hwMu.Unlock()
 	p.maybeIncrementHighWatermarkLocked()
-	p.m.log.WithFields(logrus.Fields{"topic": p.Topic, "partition": p.Index, "leader_epoch": p.leaderEpoch, "isr": p.isr, "high_watermark": p.HighWatermark()}).Info("became leader")
+	p.m.log.WithFields(logrus.Fields{"topic": p.Topic, "partition": p.Index, "leader_epoch": p.leaderEpoch, "partition_epoch": p.partitionEpoch,
+		"isr": p.isr, "replicas": p.replicas, "log_end_offset": leo, "high_watermark": p.HighWatermark()}).Info("became leader")
 	p.wake()
 	return nil
 }
 
+// resetFollowerState is Kafka's Replica.resetReplicaState on makeLeader: a
+// new leader forgets what it knew; a re-elected one keeps the follower's
+// offsets. Either way an ISR member counts as caught up now and others not
+// at all, so the high watermark is not held back by a replica that already
+// left the ISR.
+func resetFollowerState(old *followerState, wasLeader, inISR bool, leaderLEO int64, now time.Time) *followerState {
+	f := &followerState{logEndOffset: -1, logStartOffset: -1, lastFetchLeaderLogEndOffset: -1}
+	if wasLeader && old != nil {
+		f.logEndOffset, f.logStartOffset = old.logEndOffset, old.logStartOffset
+		f.lastFetchLeaderLogEndOffset = leaderLEO
+		if inISR {
+			f.lastFetchTime = now
+		}
+	}
+	if inISR {
+		f.lastCaughtUpTime = now
+	}
+	return f
+}
+
 // makeFollowerLocked is Kafka's Partition.makeFollower: the leader id and
-// epoch are recorded and the local ISR cleared. Follower fetchers (and the
-// truncation they do first) are issue 4. p.mu is held.
+// epoch are recorded and the local ISR cleared; the manager then (re)starts
+// this partition's fetcher, which truncates before it fetches. p.mu is held.
 func (p *Partition) makeFollowerLocked(controllerEpoch int32, st LeaderAndIsrPartition) error {
 	p.controllerEpoch = controllerEpoch
 	p.replicas = slices.Clone(st.Replicas)
@@ -177,19 +243,45 @@ func (p *Partition) makeFollowerLocked(controllerEpoch int32, st LeaderAndIsrPar
 	p.leader = st.Leader
 	p.leaderEpoch = st.LeaderEpoch
 	p.isLeader = false
+	leo := p.log.LogEndOffset()
 	p.hwMu.Lock()
 	p.followers = nil
-	if leo := p.log.LogEndOffset(); p.highWatermark > leo {
+	p.pendingISR = nil
+	if p.highWatermark > leo {
 		p.highWatermark = leo
 	}
+	hw := p.highWatermark
 	p.hwMu.Unlock()
-	p.m.log.WithFields(logrus.Fields{"topic": p.Topic, "partition": p.Index, "leader": st.Leader, "leader_epoch": st.LeaderEpoch}).Info("became follower")
+	p.m.log.WithFields(logrus.Fields{"topic": p.Topic, "partition": p.Index, "leader": st.Leader, "leader_epoch": st.LeaderEpoch,
+		"log_end_offset": leo, "high_watermark": hw, "latest_epoch": p.log.LatestEpoch()}).Info("became follower")
 	p.wake()
 	return nil
 }
 
+// maximalISRLocked is Kafka's PartitionState.maximalIsr: the committed ISR
+// plus a replica whose addition is pending (expansion is optimistic, so it
+// can only hold the high watermark back). A pending shrink still counts the
+// replicas being removed until the controller commits it. hwMu is held.
+func (p *Partition) maximalISRLocked() []int32 {
+	if p.pendingISR != nil && p.pendingISR.expand {
+		return p.pendingISR.newISR
+	}
+	return p.isr
+}
+
+// MaximalISR returns the ISR the leader counts for the high watermark and
+// acks=all (the committed ISR, plus a pending addition).
+func (p *Partition) MaximalISR() []int32 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	p.hwMu.Lock()
+	defer p.hwMu.Unlock()
+	return slices.Clone(p.maximalISRLocked())
+}
+
 // maybeIncrementHighWatermarkLocked advances the high watermark to the
-// smallest log end offset among the leader and the ISR's followers (Kafka's
+// smallest log end offset among the leader, the maximal ISR's followers and
+// the followers that are caught up and eligible to join (Kafka's
 // Partition.maybeIncrementLeaderHW, reference §5.4). With an ISR of only
 // this broker that is the leader's LEO. The high watermark never moves
 // backwards. p.mu is held (read or write); it reports whether it moved.
@@ -197,20 +289,22 @@ func (p *Partition) maybeIncrementHighWatermarkLocked() bool {
 	if !p.isLeader || p.log == nil {
 		return false
 	}
-	newHW := p.log.LogEndOffset()
+	leo := p.log.LogEndOffset()
+	newHW := leo
+	now := time.Now()
 	p.hwMu.Lock()
 	defer p.hwMu.Unlock()
-	for _, r := range p.isr {
-		if r == p.m.cfg.BrokerID {
+	maximal := p.maximalISRLocked()
+	for id, f := range p.followers {
+		if f.logEndOffset >= newHW {
 			continue
 		}
-		f, ok := p.followers[r]
-		if !ok || f.logEndOffset < 0 {
-			// A follower in the ISR that has not fetched yet holds the HW.
-			return false
+		if slices.Contains(maximal, id) || (f.isCaughtUp(leo, now, p.m.cfg.ReplicaLagTimeMax) && p.m.isrEligible(id)) {
+			newHW = f.logEndOffset
 		}
-		newHW = min(newHW, f.logEndOffset)
 	}
+	// An ISR member that is not a replica (never tracked) cannot hold the
+	// high watermark: Kafka tracks only the assignment.
 	if newHW > p.highWatermark {
 		p.highWatermark = newHW
 		return true
@@ -218,25 +312,47 @@ func (p *Partition) maybeIncrementHighWatermarkLocked() bool {
 	return false
 }
 
-// updateFollowerFetchState records a follower's fetch (its fetch offset is
-// its LEO) and advances the high watermark. Kafka's
-// Partition.updateFollowerFetchState; ISR expansion is issue 4.
-func (p *Partition) updateFollowerFetchState(replicaID int32, fetchOffset int64, now time.Time) {
+// updateFollowerFetchState records a follower's successful fetch (its fetch
+// offset is its LEO), as Kafka's Partition.updateFollowerFetchState: it
+// updates lastCaughtUpTime (reference §5.2), proposes adding the follower
+// to the ISR when it has caught up (maybeExpandIsr), and advances the high
+// watermark. leaderLEO is the leader's LEO when the fetch was read. It
+// reports whether an ISR change is now pending and must be sent.
+func (p *Partition) updateFollowerFetchState(replicaID int32, fetchOffset, logStartOffset, leaderLEO int64, now time.Time) (isrChanged bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if !p.isLeader {
-		return
+	if !p.isLeader || p.stopped {
+		return false
 	}
 	p.hwMu.Lock()
 	f, ok := p.followers[replicaID]
-	if ok {
-		f.logEndOffset = fetchOffset
-		f.lastFetchTime = now
+	if !ok {
+		p.hwMu.Unlock()
+		return false
 	}
+	prevLEO := f.logEndOffset
+	switch {
+	case fetchOffset >= leaderLEO:
+		if now.After(f.lastCaughtUpTime) {
+			f.lastCaughtUpTime = now
+		}
+	case fetchOffset >= f.lastFetchLeaderLogEndOffset && f.lastFetchLeaderLogEndOffset >= 0:
+		if f.lastFetchTime.After(f.lastCaughtUpTime) {
+			f.lastCaughtUpTime = f.lastFetchTime
+		}
+	}
+	f.logEndOffset = fetchOffset
+	f.logStartOffset = logStartOffset
+	f.lastFetchLeaderLogEndOffset = max(leaderLEO, f.lastFetchLeaderLogEndOffset)
+	f.lastFetchTime = now
+	isrChanged = p.maybeExpandISRLocked(replicaID, f)
 	p.hwMu.Unlock()
-	if ok && p.maybeIncrementHighWatermarkLocked() {
-		p.wake()
+	if prevLEO != fetchOffset || isrChanged {
+		if p.maybeIncrementHighWatermarkLocked() {
+			p.wake()
+		}
 	}
+	return isrChanged
 }
 
 // checkLeaderLocked returns the log when this broker leads the partition and
@@ -263,7 +379,9 @@ func (p *Partition) checkLeaderLocked(currentLeaderEpoch int32, requireLeader bo
 
 // appendRecordsToLeader appends a producer's batch (Kafka's
 // Partition.appendRecordsToLeader). The read lock keeps leadership stable
-// during the append; the log serialises appends itself.
+// during the append; the log serialises appends itself. With acks=all a
+// committed ISR smaller than min.insync.replicas is NOT_ENOUGH_REPLICAS and
+// nothing is written.
 func (p *Partition) appendRecordsToLeader(records []byte, requiredAcks int16, now time.Time) (storage.AppendInfo, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -271,9 +389,10 @@ func (p *Partition) appendRecordsToLeader(records []byte, requiredAcks int16, no
 	if err != nil {
 		return storage.AppendInfo{}, err
 	}
-	// Issue 4: with requiredAcks == -1, an ISR smaller than
-	// min.insync.replicas answers NOT_ENOUGH_REPLICAS here, before the append.
-	_ = requiredAcks
+	if requiredAcks == -1 && int32(len(p.isr)) < p.minInsync {
+		return storage.AppendInfo{}, apierr.New(kerr.NotEnoughReplicas, fmt.Sprintf(
+			"The size of the current ISR %v is insufficient to satisfy the min.isr requirement of %d for partition %s-%d", p.isr, p.minInsync, p.Topic, p.Index))
+	}
 	info, err := l.AppendAsLeader(records, p.leaderEpoch, now)
 	if err != nil {
 		return info, err
@@ -281,6 +400,29 @@ func (p *Partition) appendRecordsToLeader(records []byte, requiredAcks int16, no
 	p.maybeIncrementHighWatermarkLocked()
 	p.wake()
 	return info, nil
+}
+
+// enoughReplicasReachOffset is Kafka's Partition.checkEnoughReplicasReachOffset
+// for a delayed produce: done once the high watermark passes
+// requiredOffset, with NOT_ENOUGH_REPLICAS_AFTER_APPEND when the maximal ISR
+// is then smaller than min.insync.replicas; NOT_LEADER_OR_FOLLOWER when
+// leadership was lost.
+func (p *Partition) enoughReplicasReachOffset(requiredOffset int64) (done bool, err error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.stopped || !p.isLeader || p.log == nil {
+		return true, kerr.NotLeaderForPartition
+	}
+	p.hwMu.Lock()
+	defer p.hwMu.Unlock()
+	if p.highWatermark < requiredOffset {
+		return false, nil
+	}
+	if isr := p.maximalISRLocked(); int32(len(isr)) < p.minInsync {
+		return true, apierr.New(kerr.NotEnoughReplicasAfterAppend, fmt.Sprintf(
+			"The size of the current ISR %v is insufficient to satisfy the min.isr requirement of %d for partition %s-%d", isr, p.minInsync, p.Topic, p.Index))
+	}
+	return true, nil
 }
 
 // addWaiter registers ch to receive a non-blocking send on every change of

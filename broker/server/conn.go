@@ -40,6 +40,9 @@ type conn struct {
 	cancel   context.CancelFunc
 	fr       frameReader
 	inFrame  bool // reader only: the first byte of the current frame arrived
+	// fileRegions: the socket can take sendfile(2), so handlers may answer
+	// with a SplicedResponse (Request.FileRegions).
+	fileRegions bool
 
 	respCh     chan outgoing // reader -> writer; closed by the reader on exit
 	writerDone chan struct{} // closed by the writer on exit
@@ -70,6 +73,7 @@ func newConn(s *Server, listener string, nc net.Conn) *conn {
 		writerDone: make(chan struct{}),
 	}
 	c.fr = frameReader{r: nc, maxSize: s.cfg.SocketRequestMaxBytes, started: c.frameStarted}
+	_, c.fileRegions = nc.(*net.TCPConn)
 	return c
 }
 
@@ -128,7 +132,7 @@ func (c *conn) serve() (reason string, err error) {
 			c.badRequest(err, req, len(frame))
 			return err.Error(), err
 		}
-		req.Listener, req.Remote = c.listener, c.nc.RemoteAddr()
+		req.Listener, req.Remote, req.FileRegions = c.listener, c.nc.RemoteAddr(), c.fileRegions
 		resp, err := c.handle(req)
 		if err != nil {
 			return "handler error", err
@@ -213,7 +217,7 @@ func (c *conn) handle(req *Request) (resp kmsg.Response, err error) {
 func (c *conn) writeLoop() {
 	defer c.s.wg.Done()
 	defer close(c.writerDone)
-	var buf []byte
+	var buf, head []byte
 	for out := range c.respCh {
 		var err error
 		if buf, err = encodeResponse(buf, out); err != nil {
@@ -221,13 +225,36 @@ func (c *conn) writeLoop() {
 			c.shutdown("encode failed", err)
 			return
 		}
+		sr, spliced := out.resp.(*SplicedResponse)
+		var plan splicePlan
+		if spliced && len(sr.regions) > 0 {
+			if plan, err = planSplice(head, buf, sr); err != nil {
+				c.log.WithError(err).WithField("correlation_id", out.correlationID).Error("encode response")
+				c.shutdown("encode failed", err)
+				return
+			}
+			head = plan.head
+		}
 		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle))
-		if _, err := c.nc.Write(buf); err != nil {
+		if plan.head != nil {
+			err = plan.write(c.nc)
+		} else {
+			_, err = c.nc.Write(buf)
+		}
+		if err != nil {
+			if errors.Is(err, errRegionShort) {
+				// The frame's size is already on the wire: the only
+				// way out is to close; the client retries the fetch.
+				c.s.warn.warn(c.log.WithError(err), "region gone", "closing connection: file region changed while queued")
+			}
 			c.shutdown("write failed", err)
 			return
 		}
 		if cap(buf) > maxRetainedWriteBuf {
 			buf = nil
+		}
+		if cap(head) > maxRetainedWriteBuf {
+			head = nil
 		}
 	}
 	c.shutdown(c.readerReason, c.readerErr)

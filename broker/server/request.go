@@ -20,6 +20,11 @@ type Request struct {
 	// "PLAINTEXT"); control APIs are accepted only on the inter-broker listener.
 	Listener string
 	Remote   net.Addr
+	// FileRegions is set when the connection can send file regions with
+	// sendfile(2): the handler may then return a *SplicedResponse (Fetch
+	// records straight from the segment files). Otherwise every byte of
+	// the response must be in memory.
+	FileRegions bool
 }
 
 // Dispatcher serves decoded requests. The handlers package implements it from

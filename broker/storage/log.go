@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -361,6 +362,22 @@ func (l *Log) flushUpTo(target int64) error {
 // LogEndOffset or >= maxOffset gives an empty ReadInfo; offset below the log
 // start or above the log end is ErrOffsetOutOfRange.
 func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) (ReadInfo, error) {
+	return l.read(offset, maxBytes, maxOffset, minOneBatch, true)
+}
+
+// ReadRegion is Read without reading the records into memory: the returned
+// ReadInfo has Records nil and names the same whole batches as a region of
+// the segment file (File, Position, Size), found by reading batch headers
+// only. It exists for the zero-copy fetch path, which sends the region to
+// the socket with sendfile. The caller must not close File; the log closes
+// it when the segment is removed (file.delete.delay.ms after deletion) or
+// the log is closed, and truncation can shorten it, so a later read of the
+// region may come up short or fail with os.ErrClosed.
+func (l *Log) ReadRegion(offset int64, maxBytes int32, maxOffset int64, minOneBatch bool) (ReadInfo, error) {
+	return l.read(offset, maxBytes, maxOffset, minOneBatch, false)
+}
+
+func (l *Log) read(offset int64, maxBytes int32, maxOffset int64, minOneBatch, copyRecords bool) (ReadInfo, error) {
 	for attempt := 0; ; attempt++ {
 		if l.closed.Load() {
 			return ReadInfo{}, ErrLogClosed
@@ -385,7 +402,7 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 			if i+1 < len(segs) {
 				end = segs[i+1].base
 			}
-			ri, found, err = segs[i].read(offset, maxBytes, maxOffset, end, minOneBatch)
+			ri, found, err = segs[i].read(offset, maxBytes, maxOffset, end, minOneBatch, copyRecords)
 		}
 		if err != nil && errors.Is(err, os.ErrClosed) && attempt < 3 {
 			continue // the segment was deleted or truncated away under us
@@ -404,7 +421,7 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64, minOneBatch bo
 // read is Log.Read within one segment; segEnd is the offset after the
 // segment's last batch as the caller saw it. found is false when the segment
 // has no batch with last offset >= offset.
-func (s *segment) read(offset int64, maxBytes int32, maxOffset, segEnd int64, minOneBatch bool) (ReadInfo, bool, error) {
+func (s *segment) read(offset int64, maxBytes int32, maxOffset, segEnd int64, minOneBatch, copyRecords bool) (ReadInfo, bool, error) {
 	size := s.size.Load()
 	bp, ok, err := s.find(offset, size)
 	if err != nil || !ok {
@@ -431,6 +448,13 @@ func (s *segment) read(offset int64, maxBytes int32, maxOffset, segEnd int64, mi
 		}
 		n = bp.size
 	}
+	if !copyRecords {
+		p, err := s.wholeBatchesLen(bp, n, end-bp.pos, maxOffset)
+		if err != nil {
+			return ReadInfo{}, true, err
+		}
+		return ReadInfo{File: s.file, Position: bp.pos, Size: int32(p)}, true, nil
+	}
 	buf := make([]byte, n)
 	m, err := s.file.ReadAt(buf, bp.pos)
 	if m < int(n) && err != nil && !errors.Is(err, os.ErrClosed) {
@@ -452,6 +476,35 @@ func (s *segment) read(offset int64, maxBytes int32, maxOffset, segEnd int64, mi
 		return ReadInfo{}, true, nil
 	}
 	return ReadInfo{Records: buf[:p:p], File: s.file, Position: bp.pos, Size: int32(p)}, true, nil
+}
+
+// wholeBatchesLen is how many of the n bytes from bp (the first batch, which
+// fits in n) are whole batches with base offsets below maxOffset, reading
+// only the 12-byte batch prefixes. avail is the bytes of complete batches
+// from bp.pos below the read bound: when all of them fit, no header is read.
+func (s *segment) wholeBatchesLen(bp batchPos, n, avail, maxOffset int64) (int64, error) {
+	if n >= avail {
+		return avail, nil
+	}
+	bufp := scanBufPool.Get().(*[]byte)
+	defer scanBufPool.Put(bufp)
+	hdr := (*bufp)[:batchLogOverhead]
+	p := bp.size
+	for p+batchHeaderSize <= n {
+		m, err := s.file.ReadAt(hdr, bp.pos+p)
+		if m < len(hdr) {
+			if err == nil || err == io.EOF {
+				break // truncated concurrently: keep the whole batches so far
+			}
+			return 0, err
+		}
+		sz := int64(batchLength(hdr)) + batchLogOverhead
+		if sz < batchHeaderSize || p+sz > n || batchBaseOffset(hdr) >= maxOffset {
+			break
+		}
+		p += sz
+	}
+	return p, nil
 }
 
 // OffsetForTimestamp returns the first offset whose record timestamp is >= ts

@@ -38,6 +38,8 @@ type Manager struct {
 	logs map[topicPartition]*Log
 
 	ckptMu  sync.Mutex
+	hwMu    sync.Mutex    // serialises WriteHighWatermarks
+	hw      hwCheckpoints // replication-offset-checkpoint contents
 	closed  atomic.Bool
 	closeCh chan struct{}
 	wg      sync.WaitGroup // asynchronous directory deletions
