@@ -3,9 +3,11 @@ package integration
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // The delivery checker of the fault matrix (Kafka's validate_delivery plus
@@ -181,6 +184,9 @@ func startProducer(t testing.TB, c *Cluster, topic, name string, acks sarama.Req
 	cfg.Producer.RequiredAcks = acks
 	cfg.Producer.Retry.Max = 0
 	cfg.Producer.Timeout = 10 * time.Second
+	// Past the produce timeout, so a paused broker's requests fail soon
+	// after the broker would have answered REQUEST_TIMED_OUT.
+	cfg.Net.ReadTimeout = 12 * time.Second
 	cfg.Producer.Partitioner = sarama.NewHashPartitioner
 	cfg.Metadata.RefreshFrequency = 2 * time.Second
 	cfg.Metadata.Retry.Max = 3
@@ -220,14 +226,20 @@ func valueBytes(m *sarama.ProducerMessage) []byte {
 	return b
 }
 
-// errorClass shortens a produce error to its kind for the summary.
+// errorClass names a produce error for the summary: Kafka's error name
+// (NOT_ENOUGH_REPLICAS) for a broker's answer, the error without addresses
+// for a network failure.
 func errorClass(err error) string {
-	s := err.Error()
-	if i := strings.Index(s, ": "); i > 0 && strings.HasPrefix(s, "kafka server") {
-		return s[i+2:]
+	var kerrCode sarama.KError
+	if errors.As(err, &kerrCode) {
+		if ke, ok := kerr.ErrorForCode(int16(kerrCode)).(*kerr.Error); ok {
+			return ke.Message
+		}
 	}
-	return s
+	return addrPattern.ReplaceAllString(err.Error(), "<addr>")
 }
+
+var addrPattern = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+:\d+`)
 
 func (w *producerWorkload) send(rate int) {
 	defer w.wg.Done()

@@ -334,7 +334,7 @@ func TestReplicationFaults(t *testing.T) {
 		if n := w.AcksSince(shrunkAt.Add(time.Second), 0); n > 0 {
 			t.Errorf("R14: %d acks on %s-0 while its ISR was below min.insync.replicas", n, durableTopic)
 		}
-		if !strings.Contains(w.Summary(), "enough") {
+		if !strings.Contains(w.Summary(), "NOT_ENOUGH_REPLICAS") {
 			t.Errorf("R14: the producer saw no NOT_ENOUGH_REPLICAS: %s", w.Summary())
 		}
 		c.Heal(t)
