@@ -263,6 +263,13 @@ func (h *harness) startGregorLocked(logDir, chroot string) (*proc, string, time.
 		"num.partitions=" + strconv.Itoa(partitions),
 		"log.level=" + logLevel(),
 	}, "\n") + "\n"
+	// GREGOR_BENCH_BROKER_PROPS: extra server.properties lines ("k=v;k=v"),
+	// to measure a setting; later lines override the ones above.
+	for _, kv := range strings.Split(os.Getenv("GREGOR_BENCH_BROKER_PROPS"), ";") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			conf += kv + "\n"
+		}
+	}
 	if err := os.WriteFile(props, []byte(conf), 0o644); err != nil {
 		return nil, "", 0, err
 	}

@@ -1,12 +1,15 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"time"
 
+	gozk "github.com/go-zookeeper/zk"
 	"github.com/sirupsen/logrus"
 
 	"github.com/gregor-broker/gregor/broker/config"
@@ -72,8 +75,8 @@ func openLogsAsync(cfg *config.Config, log *logrus.Entry) func() (*storage.Manag
 // ensureZKLayout makes sure the top-level persistent znodes exist and returns
 // the cluster id (created if absent), with the two in parallel. On a restart
 // the paths all exist, which one multi of version-less checks confirms in a
-// single round trip instead of one create per path; a fresh chroot falls back
-// to creating them (Kafka's createTopLevelPaths).
+// single round trip instead of one create per path (Kafka's
+// createTopLevelPaths); a fresh chroot creates them concurrently.
 func ensureZKLayout(zk *zkpaths.Client) (clusterID string, err error) {
 	var wg sync.WaitGroup
 	var pathsErr error
@@ -86,6 +89,34 @@ func ensureZKLayout(zk *zkpaths.Client) (clusterID string, err error) {
 		if _, err := zk.Multi(checks...); err == nil {
 			return
 		}
+		// A fresh chroot has none of them: one multi creates them all,
+		// parents first.
+		all := withParents(paths)
+		creates := make([]zkpaths.Op, len(all))
+		for i, p := range all {
+			creates[i] = zkpaths.CreateOp(p, nil, zkpaths.Persistent)
+		}
+		if _, err := zk.Multi(creates...); err == nil {
+			return
+		}
+		// Some exist (a partial earlier start, another broker starting):
+		// create each, the requests pipelined on the session instead of
+		// one round trip after another. Siblings racing to create a
+		// shared parent see NodeExists, which is success here.
+		errs := make([]error, len(paths))
+		var each sync.WaitGroup
+		for i, p := range paths {
+			each.Go(func() {
+				if err := zk.CreateRecursive(p, nil); err != nil && !errors.Is(err, gozk.ErrNodeExists) {
+					errs[i] = err
+				}
+			})
+		}
+		each.Wait()
+		if errors.Join(errs...) == nil {
+			return
+		}
+		// Connection trouble: the sequential path retries each create.
 		if err := zk.CreateTopLevelPaths(); err != nil {
 			pathsErr = fmt.Errorf("create top-level znodes: %w", err)
 		}
@@ -110,4 +141,24 @@ func metaInEveryDir(dirs []string) bool {
 		}
 	}
 	return true
+}
+
+// withParents lists paths with their missing ancestors, each once, every
+// parent before its children ("/config/topics" → "/config", "/config/topics").
+func withParents(paths []string) []string {
+	seen := map[string]bool{"/": true}
+	var out []string
+	var add func(p string)
+	add = func(p string) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		add(path.Dir(p))
+		out = append(out, p)
+	}
+	for _, p := range paths {
+		add(p)
+	}
+	return out
 }

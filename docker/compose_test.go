@@ -11,9 +11,9 @@ package docker
 // /controller; then, while a sarama producer on the host sends with
 // acks=all: docker kill the leader's container (started again after a
 // while, as a supervisor would), docker network disconnect another broker for
-// 30 s, docker stop one ZooKeeper; after the heal every partition must be back
-// to a full ISR within 60 s and every acknowledged message must be read back
-// at its offset. Last, compose down -v must leave no container, volume or
+// 30 s, docker stop one ZooKeeper; after each heal every partition must be
+// back to a full ISR within 60 s, and every acknowledged message must be read
+// back at its offset. Last, compose down -v must leave no container, volume or
 // network behind.
 //
 // GREGOR_DOCKER_SKIP_FAULTS=1 skips the fault phase (up, topic,
@@ -299,10 +299,12 @@ func (c *compose) faults(t *testing.T) {
 	}
 	time.Sleep(15 * time.Second)
 	t.Logf("fault 1 healed: docker start %s; acked so far %d", killed, p.ackCount())
+	startedAt := time.Now()
 	if _, err := docker("start", killedID); err != nil {
 		t.Fatal(err)
 	}
 	c.waitHealthy(t, 90*time.Second, killed)
+	c.converge(t, "docker start of the killed leader", startedAt)
 
 	// 2. Cut another broker off the compose network for 30 s.
 	cut := fmt.Sprintf("broker%d", leader%3+1)
@@ -318,6 +320,7 @@ func (c *compose) faults(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("fault 2 healed: %s reconnected; acked so far %d", cut, p.ackCount())
+	c.converge(t, "network reconnect", time.Now())
 
 	// 3. Stop one ZooKeeper server (the ensemble keeps a quorum of two).
 	zkID := c.container(t, "zk2")
@@ -332,9 +335,7 @@ func (c *compose) faults(t *testing.T) {
 	healed := time.Now()
 	t.Logf("fault 3 healed: zk2 started; acked so far %d", p.ackCount())
 
-	// Convergence: every partition back to three in-sync replicas.
-	eventually(t, 60*time.Second, func() error { return c.fullISR(3) })
-	t.Logf("FIGURE full ISR %.1f s after the heal", time.Since(healed).Seconds())
+	c.converge(t, "ZooKeeper restart", healed)
 	c.waitHealthy(t, 60*time.Second, services...)
 	time.Sleep(3 * time.Second) // a few acks on the healed cluster
 	p.stop()
@@ -345,6 +346,14 @@ func (c *compose) faults(t *testing.T) {
 		t.Fatal("no message was acknowledged")
 	}
 	c.checkAcked(t, acked)
+}
+
+// converge waits, at most 60 s after healed, until every partition is back
+// to three in-sync replicas.
+func (c *compose) converge(t *testing.T, heal string, healed time.Time) {
+	t.Helper()
+	eventually(t, 60*time.Second-time.Since(healed), func() error { return c.fullISR(3) })
+	t.Logf("FIGURE full ISR %.1f s after the %s", time.Since(healed).Seconds(), heal)
 }
 
 // leaderOf is the leader of a partition of the topic.

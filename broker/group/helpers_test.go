@@ -285,7 +285,9 @@ func (e *env) stableGroup(groupID string, n int) ([]string, int32) {
 	for i := 0; i < n; i++ {
 		chans = append(chans, e.c.JoinGroup(joinReq(groupID, "")))
 	}
-	e.clock.Advance(3 * time.Second) // group.initial.rebalance.delay.ms
+	// group.initial.rebalance.delay.ms (3s), once more if a second member
+	// arrived during the first delay.
+	e.clock.Advance(6 * time.Second)
 	var ids []string
 	var gen int32
 	leader := ""

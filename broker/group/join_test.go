@@ -11,14 +11,18 @@ import (
 func TestJoinErrors(t *testing.T) {
 	e := newEnv(t, Config{
 		BrokerID: 1, OffsetsTopicNumPartitions: 2, GroupInitialRebalanceDelay: 3 * time.Second,
-		GroupMinSessionTimeout: time.Second, GroupMaxSessionTimeout: time.Minute, GroupMaxSize: 1,
+		GroupMinSessionTimeout: time.Second, GroupMaxSessionTimeout: time.Minute, GroupMaxSize: 2,
 	})
 	g0 := groupInPartition("g", 0, 2)
-	g1 := groupInPartition("g", 1, 2) // not led by this broker
-	// A group with one member (group.max.size=1) of protocol type consumer.
+	g1 := groupInPartition("g", 1, 2)      // not led by this broker
+	full := groupInPartition("full", 0, 2) // two members: group.max.size
+	// g0 has one member of protocol type consumer, full has two.
 	first := e.c.JoinGroup(joinReq(g0, ""))
-	e.clock.Advance(3 * time.Second)
-	wantErr(t, "first member", recv(t, first).Err, nil)
+	f1, f2 := e.c.JoinGroup(joinReq(full, "")), e.c.JoinGroup(joinReq(full, ""))
+	e.clock.Advance(6 * time.Second)
+	for _, ch := range []<-chan JoinResult{first, f1, f2} {
+		wantErr(t, "first members", recv(t, ch).Err, nil)
+	}
 	for _, tc := range []struct {
 		name string
 		req  func() JoinRequest
@@ -36,8 +40,8 @@ func TestJoinErrors(t *testing.T) {
 			r.Protocols = []Protocol{{Name: "roundrobin"}}
 			return r
 		}, kerr.InconsistentGroupProtocol},
-		{"group full", func() JoinRequest { return joinReq(g0, "") }, kerr.GroupMaxSizeReached},
-		{"no protocols on an empty group", func() JoinRequest { r := joinReq("fresh-"+g0, ""); r.Protocols = nil; return r }, kerr.InconsistentGroupProtocol},
+		{"group full", func() JoinRequest { return joinReq(full, "") }, kerr.GroupMaxSizeReached},
+		{"no protocols on an empty group", func() JoinRequest { r := joinReq(groupInPartition("fresh", 0, 2), ""); r.Protocols = nil; return r }, kerr.InconsistentGroupProtocol},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := recv(t, e.c.JoinGroup(tc.req()))
@@ -142,26 +146,30 @@ func TestRebalances(t *testing.T) {
 	}
 	waitFor(t, func() bool { return e.state(g) == Stable })
 
-	// b stops heartbeating: after its session timeout it is removed.
-	for i := 0; i < 4; i++ {
+	// b stops heartbeating: its session (10s from the sync at t=6s) expires.
+	for i := 0; i < 3; i++ { // t = 9, 12, 15
 		e.clock.Advance(3 * time.Second)
 		wantErr(t, "a heartbeat", e.c.Heartbeat(g, a, "", gen), nil)
 		wantErr(t, "c heartbeat", e.c.Heartbeat(g, cid, "", gen), nil)
 	}
 	if s := e.state(g); s != Stable {
-		t.Fatalf("state %s after 12s, want Stable", s)
+		t.Fatalf("state %s at t=15s, want Stable", s)
 	}
-	e.clock.Advance(3 * time.Second) // b's session (10s after its sync) expired at 10s... already
+	e.clock.Advance(3 * time.Second) // t=18
 	wantErr(t, "b expired", e.c.Heartbeat(g, b, "", gen), kerr.UnknownMemberID)
 	if s := e.state(g); s != PreparingRebalance {
 		t.Fatalf("state %s after b's session expired, want PreparingRebalance", s)
 	}
 
-	// a rejoins, c does not: after the rebalance timeout c is dropped.
+	// a rejoins; c keeps heartbeating but does not rejoin: the rebalance
+	// timeout (20s from t=16s) completes the join without c.
 	ja = e.c.JoinGroup(joinReq(g, a))
-	e.clock.Advance(19 * time.Second)
-	pending(t, ja)
-	e.clock.Advance(time.Second)
+	for i := 0; i < 4; i++ { // t = 22 .. 34
+		e.clock.Advance(4 * time.Second)
+		wantErr(t, "c heartbeat during the rebalance", e.c.Heartbeat(g, cid, "", gen), kerr.RebalanceInProgress)
+		pending(t, ja)
+	}
+	e.clock.Advance(2 * time.Second) // t=36
 	ra = recv(t, ja)
 	if ra.Err != nil || ra.Generation != gen+1 || len(ra.Members) != 1 || ra.LeaderID != a {
 		t.Fatalf("after the rebalance timeout: %s gen %d members %d leader %q", codeOf(ra.Err), ra.Generation, len(ra.Members), ra.LeaderID)
@@ -175,12 +183,9 @@ func TestRebalances(t *testing.T) {
 	wantErr(t, "leave", top, nil)
 	wantErr(t, "leave a", errs[0], nil)
 	wantErr(t, "leave nobody", errs[1], kerr.UnknownMemberID)
-	if s := e.state(g); s != PreparingRebalance {
-		t.Fatalf("state %s after the last member left, want PreparingRebalance", s)
-	}
-	e.clock.Advance(0)
+	// Nobody is left to wait for: the rebalance completes at once.
 	if s := e.state(g); s != Empty {
-		t.Fatalf("state %s, want Empty", s)
+		t.Fatalf("state %s after the last member left, want Empty", s)
 	}
 }
 
@@ -191,23 +196,29 @@ func TestPendingSyncExpiry(t *testing.T) {
 	const g = "pending-sync"
 	a := e.c.JoinGroup(joinReq(g, ""))
 	b := e.c.JoinGroup(joinReq(g, ""))
-	e.clock.Advance(3 * time.Second)
+	e.clock.Advance(6 * time.Second) // the initial delay, extended once
 	ra, rb := recv(t, a), recv(t, b)
 	leader := ra.MemberID
 	if ra.LeaderID != leader {
 		ra, rb = rb, ra
 		leader = ra.MemberID
 	}
-	s := e.c.SyncGroup(SyncRequest{GroupID: g, Generation: 1, MemberID: leader, Assignments: map[string][]byte{}})
-	recv(t, s)
+	recv(t, e.c.SyncGroup(SyncRequest{GroupID: g, Generation: 1, MemberID: leader, Assignments: map[string][]byte{}}))
 	waitFor(t, func() bool { return e.state(g) == Stable })
-	e.clock.Advance(5 * time.Second)
-	wantErr(t, "leader heartbeat", e.c.Heartbeat(g, leader, "", 1), nil)
-	e.clock.Advance(15 * time.Second) // rebalance timeout 20s since the join
+	// The follower heartbeats but never syncs; the pending sync expires
+	// one rebalance timeout (20s) after the join completed (t=26s).
+	for i := 0; i < 4; i++ { // t = 11, 16, 21, 26
+		e.clock.Advance(5 * time.Second)
+		if i < 3 {
+			wantErr(t, "leader heartbeat", e.c.Heartbeat(g, leader, "", 1), nil)
+			wantErr(t, "follower heartbeat", e.c.Heartbeat(g, rb.MemberID, "", 1), nil)
+		}
+	}
 	if st := e.state(g); st != PreparingRebalance {
 		t.Fatalf("state %s, want PreparingRebalance", st)
 	}
 	wantErr(t, "follower removed", e.c.Heartbeat(g, rb.MemberID, "", 1), kerr.UnknownMemberID)
+	wantErr(t, "leader told to rejoin", e.c.Heartbeat(g, leader, "", 1), kerr.RebalanceInProgress)
 }
 
 // TestStaticMembership: KIP-345 — a restart with the same instance id in a
@@ -223,7 +234,7 @@ func TestStaticMembership(t *testing.T) {
 	}
 	j1 := e.c.JoinGroup(static("", "i1"))
 	j2 := e.c.JoinGroup(static("", "i2"))
-	e.clock.Advance(3 * time.Second)
+	e.clock.Advance(6 * time.Second)
 	r1, r2 := recv(t, j1), recv(t, j2)
 	if r1.MemberID[:3] != "i1-" {
 		t.Fatalf("static member id %q, want i1-<uuid>", r1.MemberID)

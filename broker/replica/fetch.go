@@ -57,10 +57,10 @@ type FetchPartition struct {
 // FetchResult is the answer for one partition.
 type FetchResult struct {
 	// Records holds whole record batches as stored; the caller owns it.
-	// Nil when FetchParams.FileRegions: then Region holds them.
+	// Nil when Region holds them.
 	Records []byte
-	// Region names the same whole batches in a segment file, set only when
-	// FetchParams.FileRegions.
+	// Region names the whole batches in a segment file instead (only with
+	// FetchParams.FileRegions, for record sets of MinRegionBytes or more).
 	Region           FileRegion
 	HighWatermark    int64
 	LastStableOffset int64
@@ -288,8 +288,8 @@ func (r *FetchResult) RecordsSize() int64 {
 }
 
 // readInfoBytes returns the bytes of a read, reading them from the segment
-// file when the log returned a file range. Sending the file range with
-// sendfile is the target once the server can write file-backed responses.
+// file when the log returned only a file range (Log.ReadRegion of a record
+// set too small to be worth sending with sendfile).
 func readInfoBytes(info storage.ReadInfo) ([]byte, error) {
 	if info.Records != nil || info.File == nil || info.Size <= 0 {
 		return info.Records, nil

@@ -17,6 +17,23 @@
 // size, response header and body into one reused buffer and writes it with a
 // single Write. A nil response (acks=0 Produce) sends nothing.
 //
+// # Zero-copy responses
+//
+// On a TCP connection Request.FileRegions is set, and a handler may return a
+// *SplicedResponse: a kmsg response whose byte fields (Fetch record sets)
+// hold placeholders standing for regions of files. The writer encodes it
+// with kmsg as usual, then writes it in pieces: the encoded bytes up to each
+// placeholder's length prefix, the region's own length prefix (kbin, the
+// encoder kmsg uses), the region itself with sendfile(2) at an explicit
+// offset (page cache to socket, never through user space), and the rest.
+// So every protocol field is kmsg's and the writer holds only the small
+// encoded part in memory. The files are borrowed, not owned: each sendfile
+// call holds a reference on the descriptor, and a region whose file was
+// closed (segment removed, partition deleted) or shortened (truncation)
+// since the handler returned closes the connection; the frame's size is
+// already on the wire, so there is no other honest way out, and clients
+// retry the fetch on a new connection.
+//
 // # Frames
 //
 //   - Size prefix negative, smaller than a v1 request header (10 bytes), or

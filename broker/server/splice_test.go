@@ -272,3 +272,48 @@ func TestPlanSpliceMissingPlaceholder(t *testing.T) {
 		t.Fatalf("want errPlaceholderMissing, got %v", err)
 	}
 }
+
+// TestSplicePlanCopyFallback: written to something that is not a socket
+// (no sendfile), a spliced response is copied from the file and still the
+// frame kmsg encodes with the bytes in memory, at every Fetch version.
+func TestSplicePlanCopyFallback(t *testing.T) {
+	f, data := writeTestFile(t, t.TempDir(), 64<<10)
+	for version := int16(4); version <= 12; version++ {
+		build := func(spliced bool) *SplicedResponse {
+			resp := kmsg.NewPtrFetchResponse()
+			resp.SetVersion(version)
+			sr := NewSplicedResponse(resp)
+			for i, s := range []span{{0, 300}, {1000, 40000}, {50000, 1}} {
+				p := kmsg.NewFetchResponseTopicPartition()
+				p.Partition = int32(i)
+				if spliced {
+					p.RecordBatches = sr.Splice(FileRegion{File: f, Position: s.pos, Size: int32(s.size)})
+				} else {
+					p.RecordBatches = data[s.pos : s.pos+s.size]
+				}
+				resp.Topics = append(resp.Topics, kmsg.FetchResponseTopic{Topic: "t", Partitions: []kmsg.FetchResponseTopicPartition{p}})
+			}
+			return sr
+		}
+		want, err := encodeResponse(nil, outgoing{resp: build(false), correlationID: 9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr := build(true)
+		enc, err := encodeResponse(nil, outgoing{resp: sr, correlationID: 9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := planSplice(nil, enc, sr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := plan.write(&got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("v%d: spliced frame (%d bytes) differs from the in-memory one (%d bytes)", version, got.Len(), len(want))
+		}
+	}
+}

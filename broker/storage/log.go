@@ -70,8 +70,8 @@ type AppendInfo struct {
 }
 
 // ReadInfo is a region of one segment file; Records holds the same bytes
-// (read with pread). Records holds whole batches only and belongs to the
-// caller. File must not be closed by the caller; it may be closed by the log
+// (read with pread), or is nil from ReadRegion. Records holds whole batches
+// only and belongs to the caller. File must not be closed by the caller; it may be closed by the log
 // once the segment is deleted (after file.delete.delay.ms).
 type ReadInfo struct {
 	Records  []byte

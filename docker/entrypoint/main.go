@@ -35,7 +35,7 @@ func main() {
 		os.Exit(2)
 	}
 	if filepath.Base(argv[0]) == "kafka-server-start" {
-		fmt.Fprintf(os.Stderr, "docker-entrypoint: %s\n", strings.Join(argv, " "))
+		fmt.Fprintf(os.Stderr, "docker-entrypoint: %s\n", strings.Join(redacted(argv), " "))
 	}
 	err = syscall.Exec(argv[0], argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "docker-entrypoint: exec %s: %v\n", argv[0], err)
@@ -66,6 +66,21 @@ func command(args, environ []string, lookPath func(string) (string, error)) ([]s
 		argv = append(argv, "--override", o)
 	}
 	return append(argv, args...), nil
+}
+
+// redacted is argv for the log: the value of any key that names a password
+// or a secret is hidden.
+func redacted(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		k, _, ok := strings.Cut(a, "=")
+		lower := strings.ToLower(k)
+		if ok && (strings.Contains(lower, "password") || strings.Contains(lower, "secret") || strings.Contains(lower, "jaas")) {
+			a = k + "=[hidden]"
+		}
+		out[i] = a
+	}
+	return out
 }
 
 func isFile(path string) bool {

@@ -69,3 +69,17 @@ func TestCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestRedacted(t *testing.T) {
+	argv := []string{"/bin/kafka-server-start", "/etc/gregor/server.properties",
+		"--override", "broker.id=1",
+		"--override", "ssl.keystore.password=hunter2",
+		"--override", "listener.name.internal.plain.sasl.jaas.config=x required password=p;"}
+	want := []string{"/bin/kafka-server-start", "/etc/gregor/server.properties",
+		"--override", "broker.id=1",
+		"--override", "ssl.keystore.password=[hidden]",
+		"--override", "listener.name.internal.plain.sasl.jaas.config=[hidden]"}
+	if got := redacted(argv); !slices.Equal(got, want) {
+		t.Errorf("redacted:\n got %q\nwant %q", got, want)
+	}
+}
