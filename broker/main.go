@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -30,6 +31,7 @@ const (
 // Main is kafka-server-start: it parses args, loads the configuration, runs
 // the broker until SIGTERM/SIGINT and returns the process exit code.
 func Main(args []string, stderr io.Writer) int {
+	tuneGC()
 	path, overrides, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n%s", err, usage)
@@ -105,4 +107,17 @@ func newLogger(w io.Writer, level string) *logrus.Logger {
 	}
 	l.SetLevel(lvl)
 	return l
+}
+
+// defaultGCPercent is the broker's GOGC unless the environment sets one. A
+// broker's heap is mostly short-lived request and response buffers, so the
+// Go default of 100 spends a large share of produce CPU in the collector;
+// 400 trades some megabytes of peak heap (idle RSS stays ~10 MB) for a
+// fraction of the collections.
+const defaultGCPercent = 400
+
+func tuneGC() {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }

@@ -22,6 +22,13 @@ const (
 	// size prefix alone never costs more than this.
 	readChunk = 64 << 10
 
+	// growFactor is how much a full frame buffer grows by: the new buffer
+	// is growFactor times the bytes received, so with the old one still
+	// live the frame costs at most 8× what has arrived (the fault matrix's
+	// allocation bound), in as few copies as that bound allows (a 1 MiB
+	// produce: two, where doubling took four).
+	growFactor = 7
+
 	// apiVersionsKey is ApiVersions: answered even at an unknown version and
 	// whose response header is always v0 (KIP-511).
 	apiVersionsKey = 18
@@ -83,8 +90,8 @@ func (fr *frameReader) next() ([]byte, error) {
 	return readGrowing(fr.r, int(size))
 }
 
-// readGrowing reads exactly n bytes, allocating at most readChunk ahead of the
-// bytes received: the buffer doubles only once it is full.
+// readGrowing reads exactly n bytes, allocating at most readChunk before any
+// arrive and then growing by growFactor only once the buffer is full.
 func readGrowing(r io.Reader, n int) ([]byte, error) {
 	buf := make([]byte, min(n, readChunk))
 	if _, err := io.ReadFull(r, buf); err != nil {
@@ -92,7 +99,7 @@ func readGrowing(r io.Reader, n int) ([]byte, error) {
 	}
 	for len(buf) < n {
 		have := len(buf)
-		grown := make([]byte, min(n, 2*have))
+		grown := make([]byte, min(n, growFactor*have))
 		copy(grown, buf)
 		buf = grown
 		if _, err := io.ReadFull(r, buf[have:]); err != nil {
