@@ -188,15 +188,36 @@ var scanBufPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b
 // find returns the first batch whose last offset is >= target, starting from
 // the offset index, among the bytes below size. ok is false when there is
 // none. It reads headers only.
+//
+// An index entry (last offset, position) is trusted only when a batch holding
+// that offset starts at that position: a corrupt index that passed the
+// loader's sanity check (which, like Kafka's, looks only at sizes and order)
+// could otherwise point into the middle of a batch, where record bytes read
+// as a batch header. A mismatch falls back to a scan from the start.
 func (s *segment) find(target int64, size int64) (bp batchPos, ok bool, err error) {
-	_, start := s.index.lookup(target)
-	return s.scanFrom(int64(start), target, size)
+	idxOff, start := s.index.lookup(target)
+	if start == 0 {
+		return s.scanFrom(0, target, size, -1)
+	}
+	bp, ok, err = s.scanFrom(int64(start), target, size, idxOff)
+	if errors.Is(err, errBadIndexEntry) {
+		return s.scanFrom(0, target, size, -1)
+	}
+	return bp, ok, err
 }
 
-func (s *segment) scanFrom(p int64, target int64, size int64) (bp batchPos, ok bool, err error) {
+// errBadIndexEntry is scanFrom's answer when the batch at the starting
+// position does not hold the offset the index entry names.
+var errBadIndexEntry = errors.New("index entry does not point at its batch")
+
+// scanFrom walks the batch headers from position p. When verify >= 0, the
+// batch at p must hold offset verify (the index entry p came from), else
+// errBadIndexEntry.
+func (s *segment) scanFrom(p int64, target int64, size int64, verify int64) (bp batchPos, ok bool, err error) {
 	if p < 0 || p >= size {
-		p = 0
+		p, verify = 0, -1
 	}
+	first := p
 	bufp := scanBufPool.Get().(*[]byte)
 	defer scanBufPool.Put(bufp)
 	buf := *bufp
@@ -218,11 +239,14 @@ func (s *segment) scanFrom(p int64, target int64, size int64) (bp batchPos, ok b
 		}
 		h := buf[p-bufStart:]
 		length := int64(batchLength(h))
+		base := batchBaseOffset(h)
+		last := base + int64(batchLastOffsetDelta(h))
+		if verify >= 0 && p == first && (length < batchMinLength || p+batchLogOverhead+length > size || base > verify || last < verify) {
+			return bp, false, errBadIndexEntry
+		}
 		if length < batchMinLength || p+batchLogOverhead+length > size {
 			return bp, false, nil
 		}
-		base := batchBaseOffset(h)
-		last := base + int64(batchLastOffsetDelta(h))
 		if last >= target {
 			return batchPos{pos: p, size: batchLogOverhead + length, base: base, last: last}, true, nil
 		}
