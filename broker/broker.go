@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"strconv"
@@ -27,6 +28,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/gregor-broker/gregor/broker/config"
+	"github.com/gregor-broker/gregor/broker/configwatch"
 	"github.com/gregor-broker/gregor/broker/group"
 	"github.com/gregor-broker/gregor/broker/handlers"
 	"github.com/gregor-broker/gregor/broker/metadata"
@@ -52,12 +54,16 @@ type Broker struct {
 	groups     *group.Coordinator
 	server     *server.Server
 	controller *coordinator.Controller
+	configs    *configwatch.Watcher // dynamic config changes (/config/changes)
 
 	clusterID   string
 	metaCurrent bool       // meta.properties already names this broker and cluster
 	steps       *stepTimer // start-up step durations, logged at info
 	brokerEpoch atomic.Int64
 	registerMu  sync.Mutex // serialises (re-)registration of /brokers/ids/<id>
+	// dynamicDefaultsSet: a dynamic broker config has been applied, so an
+	// empty one must restore server.properties (configwatch goroutine only).
+	dynamicDefaultsSet bool
 }
 
 // New connects to ZooKeeper, recovers the logs and binds the listeners. The
@@ -127,6 +133,12 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 		BrokerEpoch:                     b.brokerEpoch.Load,
 		TopicConfig:                     b.topicConfig,
 	}, b.logs, b.log.WithField("component", "replica"))
+	// Dynamic broker configs (/config/brokers) replace the static log
+	// defaults before any log is configured (DynamicBrokerConfig.initialize).
+	b.configs = configwatch.New(b.zk, cfg.BrokerID, configApplier{b}, b.log.WithField("component", "configs"))
+	if err := b.configs.LoadBrokerConfigs(); err != nil {
+		b.log.WithError(err).Warn("read dynamic broker configs; using server.properties")
+	}
 	// Kafka's LogManager applies topic overrides to the logs it loads, so
 	// retention never treats a compacted topic with the default policy.
 	b.replicas.LoadTopicConfigs()
@@ -148,7 +160,7 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 	}, b.replicas, b.logs, b.cache, b.log.WithField("component", "group"))
 	b.groups.Start()
 	b.controller = coordinator.New(b.controllerConfig(), b.zk, b.log.WithField("component", "controller"))
-	admin := coordinator.NewAdmin(b.zk, b.controllerConfig(), b.log.WithField("component", "admin"))
+	admin := coordinator.NewAdmin(b.zk, b.controllerConfig(), b.log.WithField("component", "admin")).SetStaticBrokerConfig(cfg.Raw)
 	h := handlers.New(handlers.Deps{
 		BrokerID:  cfg.BrokerID,
 		ClusterID: b.clusterID,
@@ -158,6 +170,7 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 			DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 			MessageMaxBytes:          cfg.MessageMaxBytes,
 			InterBrokerListener:      cfg.InterBrokerListenerName,
+			LogDirs:                  cfg.LogDirs,
 		},
 		Metadata:     b.cache,
 		Replicas:     b.replicas,
@@ -166,6 +179,7 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 		IsController: b.controller.IsActive,
 		Groups:       b.groups,
 		Controller:   b.controller,
+		ClusterAdmin: admin,
 		Log:          b.log.WithField("component", "handlers"),
 	})
 
@@ -237,8 +251,14 @@ func (b *Broker) Run(ctx context.Context) error {
 	b.replicas.Start()
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); b.logs.Run(runCtx) }()
+	go func() {
+		defer wg.Done()
+		if err := b.configs.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			b.log.WithError(err).Error("dynamic config watcher stopped")
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := b.controller.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -367,6 +387,44 @@ func defaultLogConfig(cfg *config.Config) storage.LogConfig {
 	lc.FlushIntervalMessages = cfg.LogFlushIntervalMessages
 	lc.FlushIntervalMs = cfg.LogFlushIntervalMs
 	lc.MessageTimestampType = cfg.LogMessageTimestampType
+	lc.FileDeleteDelayMs = cfg.LogSegmentDeleteDelayMs
 	lc.CleanupPolicy = cfg.LogCleanupPolicy
 	return lc
+}
+
+// configApplier applies dynamic config changes (configwatch.Handler) to the
+// replica manager's logs.
+type configApplier struct{ b *Broker }
+
+func (a configApplier) TopicConfigChanged(topic string) { a.b.replicas.ReloadTopicConfig(topic) }
+
+// BrokerConfigChanged re-parses server.properties with the dynamic keys
+// Gregor applies live laid over it (cluster default, then this broker's),
+// as Kafka builds a new KafkaConfig, and hands the resulting log defaults
+// to the replica manager. Other keys found in ZooKeeper are ignored; an
+// invalid result keeps the current defaults.
+func (a configApplier) BrokerConfigChanged(clusterDefault, perBroker map[string]string) {
+	b := a.b
+	if len(clusterDefault) == 0 && len(perBroker) == 0 && !b.dynamicDefaultsSet {
+		return
+	}
+	props := maps.Clone(b.cfg.Raw)
+	if props == nil {
+		props = map[string]string{}
+	}
+	for _, m := range []map[string]string{clusterDefault, perBroker} {
+		for k, v := range m {
+			if coordinator.IsDynamicBrokerConfig(k) {
+				props[k] = v
+			}
+		}
+	}
+	cfg, _, err := config.Parse(props)
+	if err != nil {
+		b.log.WithError(err).Warn("invalid dynamic broker config; keeping the current log defaults")
+		return
+	}
+	b.dynamicDefaultsSet = true
+	b.replicas.SetBrokerDefaults(defaultLogConfig(cfg), cfg.MinInsyncReplicas)
+	b.log.WithFields(logrus.Fields{"cluster_default": clusterDefault, "per_broker": perBroker}).Info("dynamic broker config applied")
 }

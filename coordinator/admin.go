@@ -23,6 +23,9 @@ type Admin struct {
 	zk  *zkpaths.Client
 	cfg Config
 	log *logrus.Entry
+	// static is server.properties as given (SetStaticBrokerConfig), read
+	// only after start-up.
+	static map[string]string
 }
 
 var _ handlers.TopicAdmin = (*Admin)(nil)
@@ -62,21 +65,6 @@ func hasCollision(a, b string) bool {
 	return strings.ReplaceAll(a, ".", "_") == strings.ReplaceAll(b, ".", "_")
 }
 
-// topicConfigNames are the topic-level configs Kafka's LogConfig accepts.
-var topicConfigNames = map[string]bool{
-	"cleanup.policy": true, "compression.type": true, "delete.retention.ms": true, "file.delete.delay.ms": true,
-	"flush.messages": true, "flush.ms": true, "follower.replication.throttled.replicas": true,
-	"index.interval.bytes": true, "leader.replication.throttled.replicas": true, "local.retention.bytes": true,
-	"local.retention.ms": true, "max.compaction.lag.ms": true, "max.message.bytes": true,
-	"message.downconversion.enable": true, "message.format.version": true,
-	"message.timestamp.difference.max.ms": true, "message.timestamp.type": true,
-	"message.timestamp.before.max.ms": true, "message.timestamp.after.max.ms": true,
-	"min.cleanable.dirty.ratio": true, "min.compaction.lag.ms": true, "min.insync.replicas": true,
-	"preallocate": true, "remote.storage.enable": true, "retention.bytes": true, "retention.ms": true,
-	"segment.bytes": true, "segment.index.bytes": true, "segment.jitter.ms": true, "segment.ms": true,
-	"unclean.leader.election.enable": true,
-}
-
 // CreateTopic validates t and, unless t.ValidateOnly, writes
 // /config/topics/<t> then /brokers/topics/<t> with a new topic id
 // (AdminZkClient.createTopicWithAssignment). It returns once the znodes are
@@ -92,10 +80,10 @@ func (a *Admin) CreateTopic(ctx context.Context, t handlers.NewTopic) error {
 	if err != nil {
 		return err
 	}
-	for k := range t.Configs {
-		if !topicConfigNames[k] {
-			return apierr.New(kerr.InvalidConfig, "Unknown topic config name: "+k)
-		}
+	// LogConfig.validate: unknown names and invalid values are both
+	// INVALID_CONFIG on creation (ZkAdminManager.createTopics).
+	if unknown, bad := validateTopicConfig(t.Configs); unknown != "" || bad != "" {
+		return apierr.New(kerr.InvalidConfig, unknown+bad)
 	}
 	if err := a.validateCreate(t.Name); err != nil {
 		return err

@@ -47,9 +47,16 @@ func apiTable() []api {
 		{key: 18, min: 0, max: 3, handle: (*Handlers).handleApiVersions},
 		{key: 19, min: 0, max: 7, handle: (*Handlers).handleCreateTopics},
 		{key: 20, min: 0, max: 6, handle: (*Handlers).handleDeleteTopics},
+		{key: 21, min: 0, max: 2, handle: (*Handlers).handleDeleteRecords},
 		{key: 23, min: 0, max: 4, handle: (*Handlers).handleOffsetForLeaderEpoch},
+		{key: 32, min: 0, max: 4, handle: (*Handlers).handleDescribeConfigs},
+		{key: 33, min: 0, max: 2, handle: (*Handlers).handleAlterConfigs},
+		{key: 35, min: 0, max: 4, handle: (*Handlers).handleDescribeLogDirs},
+		{key: 37, min: 0, max: 3, handle: (*Handlers).handleCreatePartitions},
 		{key: 42, min: 0, max: 2, handle: (*Handlers).handleDeleteGroups},
+		{key: 44, min: 0, max: 1, handle: (*Handlers).handleIncrementalAlterConfigs},
 		{key: 47, min: 0, max: 0, handle: (*Handlers).handleOffsetDelete},
+		{key: 60, min: 0, max: 1, handle: (*Handlers).handleDescribeCluster},
 		{key: 56, min: 0, max: 2, handle: (*Handlers).handleAlterPartition},
 	}
 }

@@ -28,6 +28,8 @@ type Config struct {
 	// from the segment file with sendfile, a smaller one is copied; 0 means
 	// the default (32 KiB), negative means always sendfile. Not a Kafka key.
 	ZeroCopyMinBytes int32
+	// LogDirs is log.dirs, listed by DescribeLogDirs even when empty.
+	LogDirs []string
 }
 
 // defaultFetchMaxBytes is Kafka's fetch.max.bytes default (55 MiB).
@@ -53,7 +55,10 @@ type Deps struct {
 	// Controller serves the controller-side APIs (AlterPartition); nil
 	// answers NOT_CONTROLLER.
 	Controller Controller
-	Log        *logrus.Entry
+	// ClusterAdmin serves the dynamic-config APIs and CreatePartitions
+	// (coordinator.Admin); nil answers those with UNKNOWN_SERVER_ERROR.
+	ClusterAdmin ClusterAdmin
+	Log          *logrus.Entry
 }
 
 // Controller is what the handlers need of this broker's controller module

@@ -116,6 +116,11 @@ type Manager struct {
 
 	leadership listeners // LeadershipListeners (listeners.go)
 
+	// brokerDefaults, when set, replaces cfg.DefaultLogConfig and
+	// cfg.MinInsyncReplicas: the static defaults with the dynamic broker
+	// configs applied (SetBrokerDefaults, dynamic_config.go).
+	brokerDefaults atomic.Pointer[brokerDefaults]
+
 	fetchers *fetcherManager       // follower fetchers
 	alter    *alterPartitionSender // ISR changes to the controller
 

@@ -56,7 +56,8 @@ func (m *Manager) topicConfig(topic string) topicConfig {
 			m.log.WithError(err).WithField("topic", topic).Warn("read topic config overrides; using the broker defaults")
 		}
 	}
-	return applyTopicOverrides(m.cfg.DefaultLogConfig, m.cfg.MinInsyncReplicas, overrides, m.log.WithField("topic", topic))
+	d := m.defaults()
+	return applyTopicOverrides(d.log, d.minInsync, overrides, m.log.WithField("topic", topic))
 }
 
 // applyTopicOverrides merges topic-level keys (Kafka's TopicConfig names)
