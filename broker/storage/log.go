@@ -432,7 +432,7 @@ func (s *segment) read(offset int64, maxBytes int32, maxOffset, segEnd int64, mi
 	}
 	end := size
 	if maxOffset < segEnd {
-		if bq, ok, err := s.scanFrom(bp.pos, maxOffset, size, -1); err != nil {
+		if bq, ok, err := s.scanFrom(bp.pos, maxOffset, size, noVerify); err != nil {
 			return ReadInfo{}, true, err
 		} else if ok {
 			end = bq.pos

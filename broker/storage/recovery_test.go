@@ -54,7 +54,7 @@ func TestCrashRecovery(t *testing.T) {
 	activeBase, activeSize := act.base, act.size.Load()
 	var exts []batchExtent
 	for pos := int64(0); pos < activeSize; {
-		bp, ok, err := act.scanFrom(pos, 0, activeSize, -1)
+		bp, ok, err := act.scanFrom(pos, 0, activeSize, noVerify)
 		if err != nil || !ok {
 			t.Fatal("scan", err)
 		}

@@ -197,25 +197,28 @@ var scanBufPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b
 func (s *segment) find(target int64, size int64) (bp batchPos, ok bool, err error) {
 	idxOff, start := s.index.lookup(target)
 	if start == 0 {
-		return s.scanFrom(0, target, size, -1)
+		return s.scanFrom(0, target, size, noVerify)
 	}
 	bp, ok, err = s.scanFrom(int64(start), target, size, idxOff)
 	if errors.Is(err, errBadIndexEntry) {
-		return s.scanFrom(0, target, size, -1)
+		return s.scanFrom(0, target, size, noVerify)
 	}
 	return bp, ok, err
 }
+
+// noVerify tells scanFrom there is no index entry to check.
+const noVerify = math.MinInt64
 
 // errBadIndexEntry is scanFrom's answer when the batch at the starting
 // position does not hold the offset the index entry names.
 var errBadIndexEntry = errors.New("index entry does not point at its batch")
 
-// scanFrom walks the batch headers from position p. When verify >= 0, the
+// scanFrom walks the batch headers from position p. Unless verify is noVerify, the
 // batch at p must hold offset verify (the index entry p came from), else
 // errBadIndexEntry.
 func (s *segment) scanFrom(p int64, target int64, size int64, verify int64) (bp batchPos, ok bool, err error) {
 	if p < 0 || p >= size {
-		p, verify = 0, -1
+		p, verify = 0, noVerify
 	}
 	first := p
 	bufp := scanBufPool.Get().(*[]byte)
@@ -241,7 +244,8 @@ func (s *segment) scanFrom(p int64, target int64, size int64, verify int64) (bp 
 		length := int64(batchLength(h))
 		base := batchBaseOffset(h)
 		last := base + int64(batchLastOffsetDelta(h))
-		if verify >= 0 && p == first && (length < batchMinLength || p+batchLogOverhead+length > size || base > verify || last < verify) {
+		if verify != noVerify && p == first && (verify < s.base || h[batchOffMagic] != 2 || base < s.base ||
+			length < batchMinLength || p+batchLogOverhead+length > size || base > verify || last < verify) {
 			return bp, false, errBadIndexEntry
 		}
 		if length < batchMinLength || p+batchLogOverhead+length > size {
