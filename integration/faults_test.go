@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -43,14 +44,15 @@ func requireIptables(t testing.TB) {
 }
 
 // removeStaleRules deletes rules left by earlier runs of this package that
-// were killed before their cleanup.
+// were killed before their cleanup. A rule whose run is still alive (its
+// comment names the pid) belongs to a concurrent run and stays.
 func removeStaleRules() {
 	out, err := exec.Command("iptables", "-w", "-S", "INPUT").Output()
 	if err != nil {
 		return
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		if !strings.HasPrefix(line, "-A INPUT ") || !strings.Contains(line, "gregor-it-") {
+		if !strings.HasPrefix(line, "-A INPUT ") || !strings.Contains(line, "gregor-it-") || ruleOwnerAlive(line) {
 			continue
 		}
 		args := append([]string{"-w", "-D", "INPUT"}, strings.Fields(strings.TrimPrefix(line, "-A INPUT "))...)
@@ -59,6 +61,20 @@ func removeStaleRules() {
 		}
 		_ = exec.Command("iptables", args...).Run()
 	}
+}
+
+// ruleOwnerAlive reports whether the test process named in a rule's
+// "gregor-it-<pid>" comment is still running.
+func ruleOwnerAlive(line string) bool {
+	_, after, ok := strings.Cut(line, "gregor-it-")
+	if !ok {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimRight(strings.Fields(after)[0], `"`))
+	if err != nil || pid == os.Getpid() {
+		return false
+	}
+	return syscall.Kill(pid, 0) == nil
 }
 
 func (c *Cluster) addRule(t testing.TB, spec ...string) {
