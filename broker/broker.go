@@ -180,6 +180,7 @@ func New(cfg *config.Config, logger *logrus.Logger) (_ *Broker, err error) {
 		Groups:       b.groups,
 		Controller:   b.controller,
 		ClusterAdmin: admin,
+		ProducerIDs:  zkpaths.NewProducerIDManager(b.zk, cfg.BrokerID, b.log.WithField("component", "producer-ids")),
 		Log:          b.log.WithField("component", "handlers"),
 	})
 
@@ -214,6 +215,10 @@ func (b *Broker) controllerConfig() coordinator.Config {
 		UncleanLeaderElectionEnable: b.cfg.UncleanLeaderElectionEnable,
 		SocketTimeout:               b.cfg.ControllerSocketTimeout,
 		LocalHost:                   b.cfg.InterBrokerBindHost(),
+
+		AutoLeaderRebalanceEnable:          b.cfg.AutoLeaderRebalanceEnable,
+		LeaderImbalancePerBrokerPercentage: b.cfg.LeaderImbalancePerBrokerPercentage,
+		LeaderImbalanceCheckInterval:       b.cfg.LeaderImbalanceCheckInterval,
 	}
 }
 
@@ -269,6 +274,9 @@ func (b *Broker) Run(ctx context.Context) error {
 
 	<-ctx.Done()
 	b.log.Info("shutting down")
+	// 0. Controlled shutdown: leaderships move off this broker while it
+	// still serves (the controller's LeaderAndIsr/StopReplica arrive here).
+	b.controlledShutdown()
 	// 1. Stop accepting requests and close client connections.
 	_ = b.server.Close()
 	// Unload the groups (waiting joins answer NOT_COORDINATOR) and wait for
@@ -389,6 +397,7 @@ func defaultLogConfig(cfg *config.Config) storage.LogConfig {
 	lc.MessageTimestampType = cfg.LogMessageTimestampType
 	lc.FileDeleteDelayMs = cfg.LogSegmentDeleteDelayMs
 	lc.CleanupPolicy = cfg.LogCleanupPolicy
+	lc.ProducerIDExpirationMs = cfg.ProducerIDExpiration.Milliseconds()
 	return lc
 }
 
@@ -405,6 +414,9 @@ func (a configApplier) TopicConfigChanged(topic string) { a.b.replicas.ReloadTop
 // invalid result keeps the current defaults.
 func (a configApplier) BrokerConfigChanged(clusterDefault, perBroker map[string]string) {
 	b := a.b
+	// Replication throttle rates are read from ZooKeeper only (they are not
+	// server.properties keys), so they apply before the early return.
+	b.replicas.SetReplicationThrottleRates(replica.ThrottleRatesFromConfigs(clusterDefault, perBroker))
 	if len(clusterDefault) == 0 && len(perBroker) == 0 && !b.dynamicDefaultsSet {
 		return
 	}

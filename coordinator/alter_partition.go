@@ -150,6 +150,11 @@ func (c *Controller) processAlterPartition(req *kmsg.AlterPartitionRequest) (*km
 		// Kafka sends the state of every partition of the request.
 		c.batch.addUpdateMetadata(c.cc.liveIDs(), touched...)
 		c.sendBatch()
+		// An ISR that now holds every target replica completes a
+		// reassignment (reassign.go).
+		if err := c.maybeCompleteReassignments(touched); err != nil {
+			return resp, err
+		}
 	}
 	return resp, nil
 }

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"errors"
 	"reflect"
+	"slices"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/sirupsen/logrus"
@@ -111,6 +112,12 @@ func (c *Controller) onBrokerStartup(newIDs []int32) error {
 	if err := c.triggerOnlinePartitionStateChange(); err != nil {
 		return err
 	}
+	// Reassignments whose target includes a new broker start again (reassign.go).
+	if err := c.resumeReassignments(func(_ tp, ra replicaAssignment) bool {
+		return slices.ContainsFunc(ra.target(), func(r int32) bool { return isNew[r] })
+	}); err != nil {
+		return err
+	}
 	// Deletions waiting for these brokers can go on.
 	for _, ti := range c.cc.topics {
 		for k, st := range ti.replicaDeletion {
@@ -126,6 +133,7 @@ func (c *Controller) onBrokerStartup(newIDs []int32) error {
 // new leader; the dead replicas leave the ISR (leader -1 where nobody could
 // be elected); deletions with replicas there become ineligible.
 func (c *Controller) onBrokerFailure(deadIDs []int32) error {
+	c.clearShuttingDown(deadIDs)
 	isDead := map[int32]bool{}
 	for _, id := range deadIDs {
 		isDead[id] = true

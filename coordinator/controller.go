@@ -28,6 +28,10 @@ type Config struct {
 	// binds one address: the controller's connections to brokers leave from
 	// it (see kconn.Options.LocalHost). Empty binds nothing.
 	LocalHost string
+	// Auto leader rebalance (auto_rebalance.go).
+	AutoLeaderRebalanceEnable          bool          // auto.leader.rebalance.enable
+	LeaderImbalancePerBrokerPercentage int           // leader.imbalance.per.broker.percentage
+	LeaderImbalanceCheckInterval       time.Duration // leader.imbalance.check.interval.seconds
 }
 
 // Controller is KafkaController for one broker: it competes for /controller
@@ -61,6 +65,8 @@ type Controller struct {
 	channels           *channelManager
 	batch              *requestBatch
 	retryPending       map[string]bool
+	shuttingDown       map[int32]bool // shuttingDownBrokerIds (controlled_shutdown.go)
+	reassign           *reassignState // partitions being reassigned (reassign.go)
 }
 
 // New returns a controller for broker cfg.BrokerID; Run starts it.
@@ -205,6 +211,14 @@ func (c *Controller) process(ev event) {
 		var resp *kmsg.AlterPartitionResponse
 		resp, err = c.processAlterPartition(e.req)
 		e.reply <- resp
+	case controlledShutdownEvent:
+		err = c.processControlledShutdown(e) // answered even when not active
+	case electLeadersEvent:
+		err = c.processElectLeaders(e) // answered even when not active
+	case alterReassignmentsEvent:
+		err = c.processAlterReassignments(e) // answered even when not active
+	case listReassignmentsEvent:
+		c.processListReassignments(e) // answered even when not active
 	default:
 		if !c.active.Load() {
 			return // Kafka: every handler returns early on a non-controller
@@ -230,6 +244,12 @@ func (c *Controller) processActive(ev event) error {
 		return c.processTopicDeletion()
 	case stopReplicaResponseEvent:
 		return c.processStopReplicaResponse(e)
+	case zkReassignmentEvent:
+		return c.processZkReassignmentEvent()
+	case preferredReplicaElectionEvent:
+		return c.processPreferredReplicaElection()
+	case autoRebalanceEvent:
+		return c.processAutoRebalance(e)
 	}
 	return nil
 }
@@ -370,7 +390,13 @@ func (c *Controller) elect() error {
 	c.epoch.Store(epoch)
 	c.active.Store(true)
 	c.log.WithFields(logrus.Fields{"controller_epoch": epoch, "epoch_zk_version": epochZkVersion}).Info("elected as controller")
-	return c.onControllerFailover()
+	if err := c.onControllerFailover(); err != nil {
+		return err
+	}
+	if err := c.initializePartitionReassignments(); err != nil {
+		return err
+	}
+	return c.onFailoverElections()
 }
 
 // registerControllerAndIncrementControllerEpoch is the multi-op

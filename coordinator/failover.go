@@ -166,8 +166,9 @@ func (c *Controller) removeLiveBroker(id int32) {
 }
 
 // loadTopic reads a topic into the context: a data watch on its znode
-// (partition additions), its assignment (assigning a topic id when missing),
-// and with readStates its partition state znodes.
+// (partition additions), its assignment (assigning a topic id when missing)
+// with the adding/removing replicas of its ongoing reassignments, and with
+// readStates its partition state znodes.
 func (c *Controller) loadTopic(topic string, readStates bool) (*topicInfo, error) {
 	w, err := c.zk.WatchData(zkpaths.TopicPath(topic), func(ev zkpaths.WatchEvent) {
 		if ev.Type == zk.EventNodeDataChanged || ev.Restored {
@@ -212,6 +213,7 @@ func (c *Controller) loadTopic(topic string, readStates bool) (*topicInfo, error
 		old.watch.Stop()
 	}
 	c.cc.topics[topic] = ti
+	c.loadReassignments(topic, ta) // adding/removing replicas (reassign.go)
 	return ti, nil
 }
 

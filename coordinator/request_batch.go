@@ -185,8 +185,9 @@ func (c *Controller) leaderAndISRRequest(broker int32, parts map[tp]bool) *kmsg.
 		ps.ISR = append([]int32{}, st.ISR...)
 		ps.ZKVersion = pi.zkVersion
 		ps.Replicas = append([]int32{}, pi.replicas...)
-		ps.AddingReplicas = []int32{}
-		ps.RemovingReplicas = []int32{}
+		ra := c.ongoingReassignments()[p] // AR/RR of an ongoing reassignment (reassign.go)
+		ps.AddingReplicas = append([]int32{}, ra.adding...)
+		ps.RemovingReplicas = append([]int32{}, ra.removing...)
 		ps.IsNew = parts[p]
 		req.TopicStates[i].PartitionStates = append(req.TopicStates[i].PartitionStates, ps)
 		leaders[st.Leader] = true

@@ -15,7 +15,8 @@ import (
 // what Gregor needs: UpdateMetadata with leader -2, StopReplica(delete) to
 // every replica, and once every replica answered without error, the
 // topic's znodes are removed. Replicas on dead brokers make the topic wait
-// (ineligible) until the broker returns. Not done: the intermediate
+// (ineligible) until the broker returns, and a topic being reassigned waits
+// until the reassignment finishes. Not done: the intermediate
 // OfflineReplica ISR writes Kafka makes before StopReplica(delete).
 
 // processTopicDeletion reads /admin/delete_topics.
@@ -68,6 +69,11 @@ func (c *Controller) resumeDeletions() error {
 	for _, t := range sortedTopics(c.cc.topics) {
 		ti := c.cc.topics[t]
 		if !ti.deleting {
+			continue
+		}
+		if c.reassigningTopic(t) {
+			// Ineligible until the reassignment finishes (reassign.go).
+			c.log.WithField("topic", t).Debug("topic deletion waits for its partition reassignment")
 			continue
 		}
 		done := true

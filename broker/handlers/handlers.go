@@ -58,7 +58,10 @@ type Deps struct {
 	// ClusterAdmin serves the dynamic-config APIs and CreatePartitions
 	// (coordinator.Admin); nil answers those with UNKNOWN_SERVER_ERROR.
 	ClusterAdmin ClusterAdmin
-	Log          *logrus.Entry
+	// ProducerIDs serves InitProducerId (zkpaths.ProducerIDManager); nil
+	// answers COORDINATOR_NOT_AVAILABLE.
+	ProducerIDs ProducerIDs
+	Log         *logrus.Entry
 }
 
 // Controller is what the handlers need of this broker's controller module

@@ -39,6 +39,16 @@ import (
 //     completes at once. acks 0 and 1 ignore min.insync.replicas.
 //   - acks=0 sends no response; if any partition failed the connection is
 //     closed, as Kafka does, so the producer refreshes its metadata.
+//   - Idempotent producers (a batch with a producer id): the partition's
+//     producer state checks the batch's epoch and sequence under the log's
+//     append lock (replica.Manager.AppendRecords). A resend of one of the
+//     producer's last five batches answers NONE with the original base
+//     offset and writes nothing (acks=all still waits until that offset is
+//     replicated); a sequence gap, or a resend older than those five →
+//     OUT_OF_ORDER_SEQUENCE_NUMBER (45); an older epoch →
+//     INVALID_PRODUCER_EPOCH (47); a producer id the partition does not
+//     know is accepted at any sequence (Kafka 2.5+, KIP-360: no
+//     UNKNOWN_PRODUCER_ID from the broker).
 //   - Errors carry Kafka's message in ErrorMessage (v8+).
 //
 // Not implemented:
@@ -46,12 +56,11 @@ import (
 //     INVALID_TXN_STATE (48) for every partition, which is what Kafka answers
 //     for a transactional produce to a partition that was never added to a
 //     transaction (we serve no AddPartitionsToTxn).
-//   - Idempotence (issue 5): batches with a producer id are stored as sent,
-//     without sequence checks or de-duplication.
 //   - v12+ (KIP-890 part 2, topic ids).
 //
 // Kafka: KafkaApis.handleProduceRequest, ReplicaManager.appendRecords,
-// Partition.appendRecordsToLeader, LogValidator.
+// Partition.appendRecordsToLeader, LogValidator,
+// UnifiedLog.analyzeAndValidateProducerState.
 func (h *Handlers) handleProduce(ctx context.Context, r *server.Request) (kmsg.Response, error) {
 	req := r.Body.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)

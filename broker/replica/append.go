@@ -2,10 +2,13 @@ package replica
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/gregor-broker/gregor/broker/apierr"
 	"github.com/gregor-broker/gregor/broker/storage"
 )
 
@@ -26,6 +29,15 @@ type AppendResult struct {
 // offsets, then the high watermark advances and waiting fetches are woken.
 // Errors: UNKNOWN_TOPIC_OR_PARTITION (not hosted), NOT_LEADER_OR_FOLLOWER,
 // and the storage sentinels for invalid batches.
+//
+// An idempotent producer's batch is checked against the partition's
+// producer state under the log's append lock, in the same critical section
+// that writes it: a resend of one of the producer's last five batches
+// succeeds with Info.Duplicate and the original offsets, writing nothing;
+// OUT_OF_ORDER_SEQUENCE_NUMBER (45) and INVALID_PRODUCER_EPOCH (47) refuse
+// it, with Kafka's message. A follower builds the same state from the
+// batches it fetches, so after a leader change the new leader de-duplicates
+// a retry of a batch the old leader had replicated.
 func (m *Manager) AppendRecords(topic string, partition int32, records []byte, requiredAcks int16, now time.Time) AppendResult {
 	res := AppendResult{Topic: topic, Partition: partition}
 	if m.closed.Load() {
@@ -39,7 +51,31 @@ func (m *Manager) AppendRecords(topic string, partition int32, records []byte, r
 	}
 	res.p = p
 	res.Info, res.Err = p.appendRecordsToLeader(records, requiredAcks, now)
+	res.Err = producerStateError(res.Err)
 	return res
+}
+
+// producerStateError gives the storage's producer-state sentinels their
+// Kafka codes, keeping the detail as the client-visible message (Produce
+// v8+), as Kafka's OutOfOrderSequenceException and
+// InvalidProducerEpochException messages are.
+func producerStateError(err error) error {
+	for _, m := range []struct {
+		sentinel error
+		code     *kerr.Error
+	}{
+		{storage.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+		{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	} {
+		if err != nil && errors.Is(err, m.sentinel) {
+			msg := strings.TrimPrefix(err.Error(), m.sentinel.Error()+": ")
+			if msg != "" {
+				msg = strings.ToUpper(msg[:1]) + msg[1:]
+			}
+			return apierr.New(m.code, msg)
+		}
+	}
+	return err
 }
 
 // WaitForAcks is the delayed produce of acks=all (Kafka's DelayedProduce
@@ -82,6 +118,12 @@ func (m *Manager) WaitForAcks(ctx context.Context, timeout time.Duration, result
 			results[i].p.removeWaiter(wake)
 		}
 	}()
+	// The high watermark may have passed between the first check and the
+	// registration, whose wake-up was then lost: check once more now that
+	// every later change wakes us.
+	if len(pending()) == 0 {
+		return
+	}
 	timer := time.NewTimer(max(timeout, 0))
 	defer timer.Stop()
 	for {

@@ -46,6 +46,7 @@ func (m *Manager) ReloadTopicConfig(topic string) {
 // applyTopicConfigs re-applies the effective configuration of the topics
 // named (every topic when nil) to their logs and partitions.
 func (m *Manager) applyTopicConfigs(topics map[string]bool) {
+	m.throttles().invalidate(topics) // throttled replicas are re-read on next use (throttle.go)
 	tc := m.newTopicConfigs()
 	for _, l := range m.logs.Logs() {
 		if topics == nil || topics[l.Topic()] {

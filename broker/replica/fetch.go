@@ -92,6 +92,7 @@ type FetchResult struct {
 // advance the high watermark and propose an ISR expansion).
 func (m *Manager) Fetch(ctx context.Context, params FetchParams, parts []FetchPartition) []FetchResult {
 	results := make([]FetchResult, len(parts))
+	defer m.recordLeaderThrottle(params, parts, results) // throttle.go
 	partitions := make([]*Partition, len(parts))
 	for i, fp := range parts {
 		p, err := m.hostedPartition(fp.Topic, fp.Partition)
@@ -124,6 +125,13 @@ func (m *Manager) Fetch(ctx context.Context, params FetchParams, parts []FetchPa
 			}
 		}
 	}()
+	// An append between the first read and the registration woke nobody:
+	// look once more before sleeping. The send must not block: an append
+	// since the registration may have filled the one-slot channel already.
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
 	timer := time.NewTimer(params.MaxWait)
 	defer timer.Stop()
 	for {
@@ -205,7 +213,11 @@ func (m *Manager) readAll(params FetchParams, parts []FetchPartition, partitions
 			continue
 		}
 		maxBytes := int32(min(int64(max(parts[i].MaxBytes, 0)), limit))
-		r := p.read(params, parts[i], maxBytes, minOneBatch)
+		minOne := minOneBatch
+		if m.leaderThrottleFetch(p, params.ReplicaID) {
+			maxBytes, minOne = 0, false // over the leader quota: no records (throttle.go)
+		}
+		r := p.read(params, parts[i], maxBytes, minOne)
 		results[i] = r
 		if r.Err != nil {
 			failed = true

@@ -184,6 +184,9 @@ type fetchState struct {
 	truncateToHW bool
 	delayedUntil time.Time
 	lastErr      int16 // last error code logged, to log each change once
+	// caughtUp: the last fetch brought the log to the leader's high
+	// watermark (Kafka's isReplicaInSync for follower throttling).
+	caughtUp bool
 }
 
 // fetcher is one fetcher goroutine (Kafka's ReplicaFetcherThread).
@@ -326,6 +329,29 @@ func (f *fetcher) backoff(sts ...*fetchState) {
 	f.mu.Unlock()
 }
 
+// delay holds the partitions back for d (a throttled partition waits for
+// the follower quota, throttle.go).
+func (f *fetcher) delay(d time.Duration, sts ...*fetchState) {
+	until := time.Now().Add(d)
+	f.mu.Lock()
+	for _, st := range sts {
+		st.delayedUntil = until
+	}
+	f.mu.Unlock()
+}
+
+func (f *fetcher) isCaughtUp(st *fetchState) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return st.caughtUp
+}
+
+func (f *fetcher) setCaughtUp(st *fetchState, v bool) {
+	f.mu.Lock()
+	st.caughtUp = v
+	f.mu.Unlock()
+}
+
 func (f *fetcher) closeConn() {
 	f.mu.Lock()
 	if f.conn != nil {
@@ -391,7 +417,13 @@ func (f *fetcher) fetchOnce(batch []*fetchState) {
 	req.MaxBytes = f.m.cfg.FetchResponseMaxBytes
 	req.SessionID, req.SessionEpoch = 0, -1 // full fetches, no session
 	topicIdx := map[string]int{}
+	var throttled []*fetchState
+	var throttleWait time.Duration
 	for _, st := range batch {
+		if skip, wait := f.m.followerThrottleFetch(st.tp, f.isCaughtUp(st)); skip {
+			throttled, throttleWait = append(throttled, st), wait // throttle.go
+			continue
+		}
 		rp, ok := f.prepare(st)
 		if !ok {
 			continue
@@ -406,6 +438,9 @@ func (f *fetcher) fetchOnce(batch []*fetchState) {
 		}
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 		sent[st.tp] = sentPartition{st: st, fetchOffset: rp.FetchOffset}
+	}
+	if len(throttled) > 0 {
+		defer f.delay(throttleWait, throttled...)
 	}
 	if len(sent) == 0 {
 		// Every partition is stale (a LeaderAndIsr is replacing it);
@@ -448,6 +483,7 @@ func (f *fetcher) fetchOnce(batch []*fetchState) {
 			if !ok || !f.current(s.st) {
 				continue // removed or restarted with a new epoch meanwhile
 			}
+			f.m.recordFollowerThrottle(s.st.tp, len(rp.RecordBatches))
 			f.process(s, rp)
 		}
 	}
@@ -573,6 +609,7 @@ func (f *fetcher) applyData(s sentPartition, rp *kmsg.FetchResponseTopicPartitio
 			return fmt.Errorf("follow the leader's log start offset %d: %w", rp.LogStartOffset, err)
 		}
 	}
+	f.setCaughtUp(st, l.LogEndOffset() >= rp.HighWatermark)
 	// Kafka's UnifiedLog.updateHighWatermark: the follower takes the
 	// leader's high watermark, bounded by its own log.
 	hw := min(max(rp.HighWatermark, l.LogStartOffset()), l.LogEndOffset())

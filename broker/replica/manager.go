@@ -123,6 +123,7 @@ type Manager struct {
 
 	fetchers *fetcherManager       // follower fetchers
 	alter    *alterPartitionSender // ISR changes to the controller
+	quotas   *replicationThrottles // replication throttles (throttle.go)
 
 	ctx     context.Context // cancelled by Close; bounds dials to peers
 	cancel  context.CancelFunc
@@ -147,6 +148,7 @@ func NewManager(cfg Config, logs *storage.Manager, log *logrus.Entry) *Manager {
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.fetchers = newFetcherManager(m)
 	m.alter = newAlterPartitionSender(m)
+	m.quotas = newManagerThrottles(m)
 	return m
 }
 

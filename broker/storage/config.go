@@ -27,24 +27,31 @@ type LogConfig struct {
 	// segment removed by retention or truncation stays open (renamed to
 	// .deleted) so that readers holding its file can finish.
 	FileDeleteDelayMs int64
+
+	// ProducerIDExpirationMs is producer.id.expiration.ms (default
+	// 86400000, a broker setting): an idempotent producer with no write for
+	// this long is forgotten, and its next batch is accepted at any
+	// sequence (Kafka's ProducerStateManagerConfig).
+	ProducerIDExpirationMs int64
 }
 
 // DefaultLogConfig returns Kafka's defaults.
 func DefaultLogConfig() LogConfig {
 	return LogConfig{
-		SegmentBytes:          1 << 30,
-		SegmentMs:             7 * 24 * 60 * 60 * 1000,
-		SegmentJitterMs:       0,
-		IndexMaxBytes:         10 * 1024 * 1024,
-		IndexIntervalBytes:    4096,
-		MaxMessageBytes:       1048588,
-		RetentionMs:           7 * 24 * 60 * 60 * 1000,
-		RetentionBytes:        -1,
-		FlushIntervalMessages: math.MaxInt64,
-		FlushIntervalMs:       math.MaxInt64,
-		MessageTimestampType:  "CreateTime",
-		CleanupPolicy:         "delete",
-		FileDeleteDelayMs:     60000,
+		SegmentBytes:           1 << 30,
+		SegmentMs:              7 * 24 * 60 * 60 * 1000,
+		SegmentJitterMs:        0,
+		IndexMaxBytes:          10 * 1024 * 1024,
+		IndexIntervalBytes:     4096,
+		MaxMessageBytes:        1048588,
+		RetentionMs:            7 * 24 * 60 * 60 * 1000,
+		RetentionBytes:         -1,
+		FlushIntervalMessages:  math.MaxInt64,
+		FlushIntervalMs:        math.MaxInt64,
+		MessageTimestampType:   "CreateTime",
+		CleanupPolicy:          "delete",
+		FileDeleteDelayMs:      60000,
+		ProducerIDExpirationMs: 86400000,
 	}
 }
 
@@ -88,6 +95,9 @@ func (c LogConfig) normalized() LogConfig {
 	if c.FileDeleteDelayMs < 0 {
 		c.FileDeleteDelayMs = 0
 	}
+	if c.ProducerIDExpirationMs <= 0 {
+		c.ProducerIDExpirationMs = d.ProducerIDExpirationMs
+	}
 	return c
 }
 
@@ -122,6 +132,10 @@ type ManagerConfig struct {
 	CheckpointInterval     time.Duration // log.flush.offset.checkpoint.interval.ms (60s)
 	RetentionCheckInterval time.Duration // log.retention.check.interval.ms (5 min)
 	FlushSchedulerInterval time.Duration // log.flush.scheduler.interval.ms (0 = never, Kafka's Long.MaxValue)
+	// ProducerExpirationCheckInterval is how often producers idle for
+	// producer.id.expiration.ms are removed (Kafka's internal
+	// producer.id.expiration.check.interval.ms, default 10 minutes).
+	ProducerExpirationCheckInterval time.Duration
 }
 
 func (c ManagerConfig) withDefaults() ManagerConfig {
@@ -133,6 +147,9 @@ func (c ManagerConfig) withDefaults() ManagerConfig {
 	}
 	if c.RetentionCheckInterval <= 0 {
 		c.RetentionCheckInterval = 5 * time.Minute
+	}
+	if c.ProducerExpirationCheckInterval <= 0 {
+		c.ProducerExpirationCheckInterval = 10 * time.Minute
 	}
 	c.DefaultLog = c.DefaultLog.normalized()
 	return c

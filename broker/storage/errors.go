@@ -44,6 +44,16 @@ var (
 	// partition.metadata. Kafka INCONSISTENT_TOPIC_ID (103).
 	ErrInconsistentTopicID = errors.New("storage: inconsistent topic id")
 
+	// ErrOutOfOrderSequence: an idempotent producer's batch whose first
+	// sequence does not follow its last one (a gap, or a resend older than
+	// the five remembered batches), or a new epoch not starting at 0.
+	// Kafka OUT_OF_ORDER_SEQUENCE_NUMBER (45).
+	ErrOutOfOrderSequence = errors.New("storage: out of order sequence number")
+
+	// ErrInvalidProducerEpoch: a batch with an older producer epoch than
+	// the partition has seen. Kafka INVALID_PRODUCER_EPOCH (47).
+	ErrInvalidProducerEpoch = errors.New("storage: invalid producer epoch")
+
 	// ErrLogDirLocked: another process (or Manager) holds a log dir's .lock.
 	ErrLogDirLocked = errors.New("storage: log dir locked")
 )

@@ -47,6 +47,10 @@ type Log struct {
 
 	epochs *leaderEpochCache
 
+	// producers is the idempotent producers' state (producer_state.go),
+	// guarded by mu.
+	producers *producerStateManager
+
 	topicIDMu  sync.Mutex
 	topicID    [16]byte
 	hasTopicID bool
@@ -67,6 +71,9 @@ type AppendInfo struct {
 	MaxTimestamp   int64
 	LogAppendTime  int64 // -1 unless the log uses LogAppendTime
 	LogStartOffset int64
+	// Duplicate: the batch was a resend of one of its producer's last five
+	// batches; nothing was written and the offsets are the original ones.
+	Duplicate bool
 }
 
 // ReadInfo is a region of one segment file; Records holds the same bytes
@@ -190,7 +197,22 @@ func (l *Log) appendAsLeader(records []byte, leaderEpoch int32, now time.Time) (
 		info.NumRecords += int(lod + 1)
 	}
 	info.LastOffset = next - 1
+	dup, err := l.producers.prepareLeader(records, metas)
+	if err != nil {
+		return AppendInfo{}, false, err
+	}
+	if dup != nil {
+		info = AppendInfo{FirstOffset: dup.firstOffset, LastOffset: dup.lastOffset, MaxTimestamp: dup.timestamp,
+			LogAppendTime: -1, LogStartOffset: l.logStartOffset.Load(), Duplicate: true}
+		if appendTime >= 0 {
+			info.LogAppendTime = dup.timestamp
+		}
+		return info, false, nil
+	}
 	flush, err := l.appendLocked(records, metas, cfg, now, int64(info.NumRecords))
+	if err == nil {
+		l.producers.commitLeader()
+	}
 	info.LogStartOffset = l.logStartOffset.Load()
 	return info, flush, err
 }
@@ -235,6 +257,9 @@ func (l *Log) appendAsFollower(records []byte) (AppendInfo, bool, error) {
 	info.LastOffset = metas[len(metas)-1].last
 	info.NumRecords = int(info.LastOffset - leo + 1)
 	flush, err := l.appendLocked(records, metas, cfg, time.Now(), int64(info.NumRecords))
+	if err == nil {
+		l.producers.applyFollower(records, metas)
+	}
 	return info, flush, err
 }
 
@@ -302,11 +327,23 @@ func (l *Log) rollLocked(now time.Time) (*segment, error) {
 		l.logger.WithError(err).WithField("offset", old.base).Warn("seal segment indexes")
 	}
 	l.logger.WithFields(logrus.Fields{"offset": leo, "segment": old.base}).Debug("rolled segment")
+	// The producer state as of the new segment's base, so that a restart
+	// after a crash replays at most the active segment (Kafka's roll).
+	snap, err := l.producers.takeSnapshot(leo, false)
+	if err != nil {
+		l.logger.WithError(err).WithField("offset", leo).Warn("producer state snapshot at roll")
+	}
+	snapPath := l.producers.snapshotPath(leo)
 	l.bg.Add(1)
 	go func() {
 		defer l.bg.Done()
 		if err := l.flushUpTo(leo); err != nil {
 			l.logger.WithError(err).WithField("offset", leo).Warn("flush after roll")
+		}
+		if snap {
+			if err := syncSnapshot(snapPath); err != nil {
+				l.logger.WithError(err).WithField("offset", leo).Warn("fsync producer state snapshot")
+			}
 		}
 	}()
 	return seg, nil
@@ -622,6 +659,11 @@ func (l *Log) TruncateTo(offset int64) error {
 	if l.logStartOffset.Load() > next {
 		l.logStartOffset.Store(next)
 	}
+	// Producer state from the nearest snapshot at or below the new end,
+	// then the batches after it (ProducerStateManager.truncateAndReload).
+	if err := l.producers.load(l.segments(), l.logStartOffset.Load(), next, time.Now().UnixMilli(), cfg.ProducerIDExpirationMs); err != nil {
+		return fmt.Errorf("truncate %s to %d: producer state: %w", l.dir, offset, err)
+	}
 	l.logger.WithFields(logrus.Fields{"offset": next}).Info("truncated log")
 	return nil
 }
@@ -657,6 +699,9 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.logEndOffset.Store(offset)
 	l.logStartOffset.Store(offset)
 	l.recoveryPoint.Store(offset)
+	if err := l.producers.truncateFully(); err != nil {
+		return fmt.Errorf("truncate fully %s: %w", l.dir, err)
+	}
 	if err := l.epochs.clear(); err != nil {
 		return fmt.Errorf("leader epoch checkpoint: %w", err)
 	}
@@ -789,6 +834,10 @@ func (l *Log) close(flush bool) error {
 	defer l.mu.Unlock()
 	if flush && errors.Join(errs...) == nil {
 		l.recoveryPoint.Store(l.logEndOffset.Load())
+		// A snapshot at the log end spares the next start any replay.
+		if _, err := l.producers.takeSnapshot(l.logEndOffset.Load(), true); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for s, t := range l.pending {
 		t.Stop()
@@ -802,4 +851,16 @@ func (l *Log) close(flush bool) error {
 		return fmt.Errorf("close %s: %w", l.dir, err)
 	}
 	return nil
+}
+
+// RemoveExpiredProducers forgets the idempotent producers whose last batch
+// is producer.id.expiration.ms older than now (Kafka's producer expiration
+// check). It returns how many were removed.
+func (l *Log) RemoveExpiredProducers(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return 0
+	}
+	return l.producers.removeExpired(now.UnixMilli(), l.cfg.Load().ProducerIDExpirationMs)
 }

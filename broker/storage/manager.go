@@ -250,12 +250,15 @@ func validTopic(t string) error {
 // Run does the background work until ctx is done or the Manager closes:
 // retention every log.retention.check.interval.ms, time-based flushes
 // (flush.ms) every log.flush.scheduler.interval.ms, checkpoints every
-// log.flush.offset.checkpoint.interval.ms.
+// log.flush.offset.checkpoint.interval.ms, expired producer ids every
+// ProducerExpirationCheckInterval.
 func (m *Manager) Run(ctx context.Context) {
 	retention := time.NewTicker(m.cfg.RetentionCheckInterval)
 	defer retention.Stop()
 	ckpt := time.NewTicker(m.cfg.CheckpointInterval)
 	defer ckpt.Stop()
+	producers := time.NewTicker(m.cfg.ProducerExpirationCheckInterval)
+	defer producers.Stop()
 	var flushC <-chan time.Time
 	if m.cfg.FlushSchedulerInterval > 0 {
 		t := time.NewTicker(m.cfg.FlushSchedulerInterval)
@@ -272,6 +275,10 @@ func (m *Manager) Run(ctx context.Context) {
 			m.applyRetention(now)
 		case now := <-flushC:
 			m.flushDirtyLogs(now)
+		case now := <-producers.C:
+			for _, l := range m.Logs() {
+				l.RemoveExpiredProducers(now)
+			}
 		case <-ckpt.C:
 			if err := m.WriteCheckpoints(); err != nil {
 				m.logger.WithError(err).Warn("write checkpoints")

@@ -191,6 +191,10 @@ func openLog(dir, topic string, partition int32, o logOpenOptions) (*Log, error)
 		closeAll()
 		return nil, err
 	}
+	if err := l.loadProducerState(segs, o.hadCleanShutdown); err != nil {
+		closeAll()
+		return nil, err
+	}
 	if data, err := os.ReadFile(filepath.Join(dir, partitionMetadataFile)); err == nil {
 		if id, err := decodePartitionMetadata(data); err == nil {
 			l.topicID, l.hasTopicID = id, true
@@ -345,4 +349,26 @@ func discardLogger() *logrus.Entry {
 	lg := logrus.New()
 	lg.SetOutput(io.Discard)
 	return logrus.NewEntry(lg)
+}
+
+// loadProducerState builds the producer state of a log being opened
+// (UnifiedLog.loadProducerState): the latest snapshot at or below the log
+// end, then the batches after it. Without any snapshot the replay starts at
+// the log start; after a clean shutdown without one (a log written before
+// producer state was kept) only the last two segments are replayed, as
+// Kafka's loader does for logs from older versions.
+func (l *Log) loadProducerState(segs []*segment, clean bool) error {
+	ps, err := newProducerStateManager(l.dir, l.logger)
+	if err != nil {
+		return fmt.Errorf("producer state: %w", err)
+	}
+	l.producers = ps
+	from := l.logStartOffset.Load()
+	if clean && len(ps.snapshots) == 0 && len(segs) >= 2 {
+		from = max(from, segs[len(segs)-2].base)
+	}
+	if err := ps.load(segs, from, l.logEndOffset.Load(), time.Now().UnixMilli(), l.cfg.Load().ProducerIDExpirationMs); err != nil {
+		return fmt.Errorf("producer state: %w", err)
+	}
+	return nil
 }

@@ -63,5 +63,8 @@ func (l *Log) deleteOldSegmentsLocked(pred func(s, next *segment) bool, reason s
 	}
 	l.setSegments(append([]*segment(nil), segs[k:]...))
 	l.deleteSegmentsLocked(segs[:k], reason)
+	if err := l.producers.deleteSnapshotsBefore(segs[k].base); err != nil {
+		l.logger.WithError(err).Warn("delete producer state snapshots")
+	}
 	return k
 }

@@ -97,7 +97,13 @@ type Parser struct {
 	NonOptions []string
 	help       *Option
 	version    *Option
+	// seen is every option occurrence in command-line order (jopt's
+	// OptionSet.specs), for tools whose meaning depends on it.
+	seen []*Option
 }
+
+// Seen is every option given, once per occurrence, in command-line order.
+func (p *Parser) Seen() []*Option { return p.seen }
 
 // NewParser returns a parser that already knows --help and --version, as
 // every Kafka tool built on CommandDefaultOptions does.
@@ -191,6 +197,7 @@ func (p *Parser) Parse(args []string) error {
 			return err
 		}
 		o.set = true
+		p.seen = append(p.seen, o)
 		if o.ArgType == "" {
 			if hasVal {
 				return &ParseError{Class: "joptsimple.UnexpectedArgumentException",
