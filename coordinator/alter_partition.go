@@ -216,7 +216,9 @@ func (c *Controller) checkAlterPartition(req *kmsg.AlterPartitionRequest, it *al
 	}
 	var ineligible []int32
 	for _, id := range newISR {
-		if !c.cc.isLive(id) {
+		// A broker in controlled shutdown may not rejoin an ISR it was just
+		// taken out of (KAFKA-14140).
+		if !c.cc.isLive(id) || c.shuttingDown[id] {
 			ineligible = append(ineligible, id)
 		}
 	}

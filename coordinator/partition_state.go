@@ -154,6 +154,9 @@ func (c *Controller) electOfflineLeaders(parts []tp) error {
 			continue
 		}
 		live := c.cc.liveReplicas(pi.replicas)
+		// Candidates exclude brokers in controlled shutdown; the LeaderAndIsr
+		// still goes to every live replica.
+		electable := c.electableReplicas(pi.replicas)
 		var elected, unclean, led bool
 		wrote, err := c.updateState(p, func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
 			if cur.Leader >= 0 && contains(live, cur.Leader) {
@@ -162,9 +165,9 @@ func (c *Controller) electOfflineLeaders(parts []tp) error {
 				led = true
 				return cur, false
 			}
-			leader, u, ok := offlinePartitionLeader(pi.replicas, cur.ISR, live, false)
-			if !ok && len(live) > 0 && c.uncleanEnabled(p.topic) {
-				leader, u, ok = offlinePartitionLeader(pi.replicas, cur.ISR, live, true)
+			leader, u, ok := offlinePartitionLeader(pi.replicas, cur.ISR, electable, false)
+			if !ok && len(electable) > 0 && c.uncleanEnabled(p.topic) {
+				leader, u, ok = offlinePartitionLeader(pi.replicas, cur.ISR, electable, true)
 			}
 			if !ok {
 				return cur, false

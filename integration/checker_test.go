@@ -167,6 +167,9 @@ type producerWorkload struct {
 	producer sarama.AsyncProducer
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	// sendMu is held across each send to the producer's input, so Stop can
+	// close the input only once no send is in progress.
+	sendMu sync.Mutex
 
 	mu      sync.Mutex
 	acks    []ack
@@ -257,6 +260,13 @@ func (w *producerWorkload) send(rate int) {
 			Value:    sarama.StringEncoder(fmt.Sprintf("%s-%d", w.name, seq)),
 			Metadata: seq,
 		}
+		w.sendMu.Lock()
+		select {
+		case <-w.stop:
+			w.sendMu.Unlock()
+			return
+		default:
+		}
 		w.mu.Lock()
 		w.pending[seq] = time.Now()
 		w.sent++
@@ -264,8 +274,10 @@ func (w *producerWorkload) send(rate int) {
 		select {
 		case w.producer.Input() <- msg:
 		case <-w.stop:
+			w.sendMu.Unlock()
 			return
 		}
+		w.sendMu.Unlock()
 	}
 }
 
@@ -277,7 +289,9 @@ func (w *producerWorkload) Stop() {
 	default:
 	}
 	close(w.stop)
+	w.sendMu.Lock() // the sender has left its send and sees stop from now on
 	w.producer.AsyncClose()
+	w.sendMu.Unlock()
 	w.wg.Wait()
 }
 

@@ -108,7 +108,7 @@ func electionsCluster(t *testing.T) *Cluster {
 			"min.insync.replicas":        "2",
 			"default.replication.factor": "3",
 			// Leaders moved by a bounce stay moved until the test elects.
-			"auto.leader.rebalance.enable":        "false",
+			"auto.leader.rebalance.enable":         "false",
 			"controlled.shutdown.retry.backoff.ms": "500",
 		},
 	})

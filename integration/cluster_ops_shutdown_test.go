@@ -142,7 +142,7 @@ func TestControlledShutdownMovesLeaders(t *testing.T) {
 	c.StartBroker(victim)
 	c.WaitFullISR(t, 60*time.Second, 3, topics)
 	w.WaitAcks(c, 300, 30*time.Second)
-	stopCleanly(w)
+	w.Stop()
 	verify(t, c, w, parts)
 }
 
@@ -192,21 +192,6 @@ func startRetryingProducer(t testing.TB, c *Cluster, topic, name string, rate in
 	return w
 }
 
-// stopCleanly ends w like its Stop, but lets the sender goroutine see the
-// stop before the producer closes its input: Stop closes both at once,
-// which the race detector reports as a send racing with the close.
-func stopCleanly(w *producerWorkload) {
-	select {
-	case <-w.stop:
-		return
-	default:
-	}
-	close(w.stop)
-	time.Sleep(100 * time.Millisecond) // the sender is between two ticks or at its stop case
-	w.producer.AsyncClose()
-	w.wg.Wait()
-}
-
 // TestRollingRestart is R23 without the group: every broker in turn gets
 // SIGTERM and is started again under acks=all load (RF 3,
 // min.insync.replicas 2) from a producer with retries. No acknowledged
@@ -233,7 +218,7 @@ func TestRollingRestart(t *testing.T) {
 	// check 5 s after a failover, then every 5 s here).
 	waitPreferredLeaders(t, c, topic, 30*time.Second)
 	w.WaitAcks(c, 200, 30*time.Second)
-	stopCleanly(w)
+	w.Stop()
 	w.mu.Lock()
 	errs := len(w.errs)
 	w.mu.Unlock()
