@@ -338,7 +338,7 @@ func (a *Admin) describeBroker(perBroker bool, want func(string) bool) ([]handle
 		}
 		typ, known := brokerKeyType(name)
 		sensitive := !known
-		e := handlers.ConfigEntry{Name: name, Type: typ, Sensitive: sensitive, ReadOnly: !dynamicBrokerConfigs[name]}
+		e := handlers.ConfigEntry{Name: name, Type: typ, Sensitive: sensitive, ReadOnly: !dynamicBrokerConfigs[name] && !dynamicOnlyBrokerConfigs[name]}
 		src := bv.merged
 		if !perBroker {
 			src = bv.dynDefault
@@ -613,6 +613,17 @@ func (a *Admin) alterBrokerConfig(res handlers.ConfigResource, entity string, cf
 	}
 	if len(nonDynamic) > 0 {
 		return invalidValue(res, fmt.Sprintf("Cannot update these configs dynamically: Set(%s)", strings.Join(nonDynamic, ", ")))
+	}
+	for _, k := range sortedKeys(cfg) {
+		if !dynamicOnlyBrokerConfigs[k] {
+			continue
+		}
+		// DynamicConfig.Broker: LONG, at least 0.
+		if n, err := strconv.ParseInt(strings.TrimSpace(cfg[k]), 10, 64); err != nil {
+			return invalidValue(res, fmt.Sprintf("Invalid value %s for configuration %s: Not a number of type LONG", cfg[k], k))
+		} else if n < 0 {
+			return invalidValue(res, fmt.Sprintf("Invalid value %d for configuration %s: Value must be at least 0", n, k))
+		}
 	}
 	bv, err := a.brokerView()
 	if err != nil {

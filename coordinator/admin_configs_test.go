@@ -345,6 +345,10 @@ func TestIncrementalAlterConfigs(t *testing.T) {
 			message: "Unexpected broker id, expected 1, but received 2"},
 		{name: "broker: bad value", typ: kmsg.ConfigResourceTypeBroker, entity: "1", ops: []incOp{{set, "log.segment.bytes", s("3")}}, code: kerr.InvalidRequest},
 		{name: "broker: per broker", typ: kmsg.ConfigResourceTypeBroker, entity: "1", ops: []incOp{{set, "log.retention.ms", s("1000")}}, stored: `{"version":1,"config":{"log.retention.ms":"1000"}}`},
+		{name: "broker: negative throttle rate", typ: kmsg.ConfigResourceTypeBroker, entity: "1", ops: []incOp{{set, "leader.replication.throttled.rate", s("-1")}}, code: kerr.InvalidRequest,
+			message: "Invalid config value for resource ConfigResource(type=BROKER, name='1'): Invalid value -1 for configuration leader.replication.throttled.rate: Value must be at least 0"},
+		{name: "broker: throttle rate", typ: kmsg.ConfigResourceTypeBroker, entity: "1", ops: []incOp{{set, "leader.replication.throttled.rate", s("1048576")}},
+			stored: `{"version":1,"config":{"log.retention.ms":"1000","leader.replication.throttled.rate":"1048576"}}`},
 		{name: "broker: default", typ: kmsg.ConfigResourceTypeBroker, ops: []incOp{{set, "log.cleanup.policy", s("delete")}, {app, "log.cleanup.policy", s("compact")}}, code: kerr.InvalidRequest},
 		{name: "broker: default list", typ: kmsg.ConfigResourceTypeBroker, ops: []incOp{{app, "log.cleanup.policy", s("compact")}}, stored: `{"version":1,"config":{"log.cleanup.policy":"delete,compact"}}`},
 	} {

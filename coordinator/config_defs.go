@@ -139,6 +139,11 @@ func brokerConfigSynonyms(name string) []string {
 func brokerKeyType(name string) (kmsg.ConfigType, bool) {
 	k, ok := brokerKeys[name]
 	if !ok {
+		// DynamicConfig.Broker's keys are known to Kafka's configType too,
+		// so they are typed, not hidden as sensitive.
+		if dynamicOnlyBrokerConfigs[name] {
+			return kmsg.ConfigTypeLong, true
+		}
 		return kmsg.ConfigTypeUnknown, false
 	}
 	switch k.Type {
@@ -300,6 +305,14 @@ func validateTopicConfig(cfg map[string]string) (unknown, badValue string) {
 		}
 	}
 	return "", ""
+}
+
+// dynamicOnlyBrokerConfigs are Kafka's DynamicConfig.Broker keys: set only
+// in ZooKeeper (/config/brokers), never in server.properties, all LONG.
+var dynamicOnlyBrokerConfigs = map[string]bool{
+	"leader.replication.throttled.rate":              true,
+	"follower.replication.throttled.rate":            true,
+	"replica.alter.log.dirs.io.max.bytes.per.second": true,
 }
 
 // IsDynamicBrokerConfig reports whether a broker key may be set in

@@ -147,6 +147,40 @@ func TestClusterOpsConfigs(t *testing.T) {
 		}
 	})
 
+	// A follower whose log is empty restarts at the base offset of the
+	// leader's first batch when DeleteRecords moved the leader's log start
+	// into that batch (Kafka's UnexpectedAppendOffsetException handling).
+	t.Run("wiped follower catches up after DeleteRecords mid-batch", func(t *testing.T) {
+		const topic = "midbatch"
+		createTopicRF(t, c, topic, 1, 2, nil)
+		p, err := sarama.NewSyncProducer(c.LiveBootstrap(), c.SaramaConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []*sarama.ProducerMessage
+		for i := 0; i < 10; i++ {
+			msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Partition: 0, Value: sarama.StringEncoder(fmt.Sprint(i))})
+		}
+		err = p.SendMessages(msgs) // one batch, offsets 0-9
+		p.Close()
+		if err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+		c.WaitFullISR(t, 60*time.Second, 2, map[string]int32{topic: 1})
+		if err := admin.DeleteRecords(topic, map[int32]int64{0: 5}); err != nil {
+			t.Fatalf("delete records: %v", err)
+		}
+		_, followers := followersOf(t, c, topic, 0)
+		f := followers[0]
+		c.StopBroker(f)
+		if err := os.RemoveAll(filepath.Join(c.DataDir(f), topic+"-0")); err != nil {
+			t.Fatal(err)
+		}
+		c.StartBroker(f)
+		c.WaitReady(t)
+		c.WaitFullISR(t, 60*time.Second, 2, map[string]int32{topic: 1})
+	})
+
 	t.Run("min.insync.replicas applied live", func(t *testing.T) {
 		const topic = "isr"
 		createTopicRF(t, c, topic, 1, 3, nil)

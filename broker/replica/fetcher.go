@@ -2,6 +2,8 @@ package replica
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -600,7 +602,16 @@ func (f *fetcher) applyData(s sentPartition, rp *kmsg.FetchResponseTopicPartitio
 		return p.truncateOnDivergenceLocked(l, rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset, f.key.leader)
 	}
 	if len(rp.RecordBatches) > 0 {
-		if _, err := l.AppendAsFollower(rp.RecordBatches); err != nil {
+		_, err := l.AppendAsFollower(rp.RecordBatches)
+		if errors.Is(err, storage.ErrNotContiguous) && restartMidBatch(l, rp.RecordBatches) {
+			// Kafka's Partition.appendRecordsToFollowerOrFutureReplica on
+			// UnexpectedAppendOffsetException: the leader's log start
+			// (moved by DeleteRecords or retention) falls inside its first
+			// batch, so an empty follower log restarts at the batch's base.
+			f.log.WithFields(logrus.Fields{"topic": p.Topic, "partition": p.Index, "log_start_offset": l.LogStartOffset()}).Info("restarted an empty log at the base offset of the leader's first batch")
+			_, err = l.AppendAsFollower(rp.RecordBatches)
+		}
+		if err != nil {
 			return fmt.Errorf("append as follower at %d: %w", s.fetchOffset, err)
 		}
 	}
@@ -749,4 +760,20 @@ func (f *fetcher) listOffset(st *fetchState, timestamp int64) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("list offsets: partition missing from the response")
+}
+
+// restartMidBatch restarts l at the base offset of the first batch in
+// batches when l is empty and that batch holds its log end offset (base <
+// LEO <= last offset), and reports whether it did.
+func restartMidBatch(l *storage.Log, batches []byte) bool {
+	if len(batches) < 27 {
+		return false
+	}
+	base := int64(binary.BigEndian.Uint64(batches[0:]))
+	last := base + int64(int32(binary.BigEndian.Uint32(batches[23:])))
+	leo := l.LogEndOffset()
+	if l.LogStartOffset() != leo || base >= leo || last < leo {
+		return false
+	}
+	return l.TruncateFullyAndStartAt(base) == nil
 }
