@@ -275,12 +275,19 @@ func printReassignFigures(w io.Writer) {
 	secs := func(r reassignRun) float64 { return r.took.Seconds() }
 	rate := func(r reassignRun) float64 { return r.rate() }
 	cpuPerGB := func(r reassignRun) float64 { return r.cpu / (float64(r.bytes) / 1e9) }
+	each := func(rs []reassignRun) string {
+		var es []string
+		for _, r := range rs {
+			es = append(es, fmt.Sprintf("%.1f s/%.1f MiB/s", r.took.Seconds(), r.rate()/(1<<20)))
+		}
+		return strings.Join(es, ", ")
+	}
 	mib := float64(1 << 20)
 	free, thr := reassignRuns.free, reassignRuns.throttled
 	limit := float64(reassignThrottle())
-	fmt.Fprintf(w, "figure: reassignment of %d MiB (%d partitions, [0,1] -> [1,2]) without a throttle: %.1f s median, %.1f MiB/s, brokers' CPU %.2f s/GB (runs: %d)\n",
-		reassignVolume()>>20, partitions, med(free, secs), med(free, rate)/mib, med(free, cpuPerGB), len(free))
-	fmt.Fprintf(w, "figure: the same with a %.0f MiB/s replication throttle: %.1f s median (%.2f x the time bytes/throttle predicts, %.1f x the unthrottled time), %.2f MiB/s achieved = %.3f of the throttle (runs: %d)\n",
+	fmt.Fprintf(w, "figure: reassignment of %d MiB (%d partitions, [0,1] -> [1,2]) without a throttle: %.1f s median, %.1f MiB/s, brokers' CPU %.2f s/GB (runs: %s)\n",
+		reassignVolume()>>20, partitions, med(free, secs), med(free, rate)/mib, med(free, cpuPerGB), each(free))
+	fmt.Fprintf(w, "figure: the same with a %.0f MiB/s replication throttle: %.1f s median (%.2f x the time bytes/throttle predicts, %.1f x the unthrottled time), %.2f MiB/s achieved = %.3f of the throttle, brokers' CPU %.2f s/GB (runs: %s)\n",
 		limit/mib, med(thr, secs), med(thr, secs)/(med(thr, func(r reassignRun) float64 { return float64(r.bytes) })/limit),
-		med(thr, secs)/med(free, secs), med(thr, rate)/mib, med(thr, rate)/limit, len(thr))
+		med(thr, secs)/med(free, secs), med(thr, rate)/mib, med(thr, rate)/limit, med(thr, cpuPerGB), each(thr))
 }

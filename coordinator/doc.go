@@ -29,7 +29,13 @@
 // AlterPartition; the controller checks epochs, writes the state znode
 // conditionally and answers with the new partition epoch.
 //
-// Not here yet: partition reassignment, preferred-leader election and auto
-// rebalance, controlled shutdown, log-dir events and the ISR/log-dir
-// notification znodes.
+// Operations (controlled_shutdown.go, preferred_election.go, elect_leaders.go,
+// auto_rebalance.go, reassign.go, reassign_api.go): ControlledShutdown moves
+// leadership off a stopping broker; ElectLeaders, /admin/preferred_replica_election
+// and the auto rebalance timer run preferred (or unclean) elections;
+// AlterPartitionReassignments and /admin/reassign_partitions move replicas
+// with Kafka's phases (adding_replicas/removing_replicas in the topic znode),
+// resumed by a new controller.
+//
+// Not here: log-dir events and the ISR/log-dir notification znodes.
 package coordinator

@@ -125,6 +125,7 @@ func TestClusterOpsReassign(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("SIGKILL of the controller, broker %d, mid-reassignment", ctl)
 		c.KillBroker(ctl)
 		c.WaitFor(t, 60*time.Second, func() error {
 			id, err := c.Controller()

@@ -122,42 +122,62 @@ func TestToolReassignPartitions(t *testing.T) {
 		expectTool(t, addrs, reassign("--list"), 0, "No partition reassignments found.\n", "")
 	})
 
-	t.Run("cancel a reassignment that cannot finish", func(t *testing.T) {
-		// ra-topic-0 (on 1,2) gains broker 0 while broker 0 is paused: the
-		// reassignment stays in progress until cancelled.
-		controller, err := c.Controller()
-		if err != nil {
-			t.Fatal(err)
+	t.Run("throttled reassignment in progress, then cancelled", func(t *testing.T) {
+		// 3 MB on broker 1 moving to 1,2 at 1 B/s: the first fetch overdraws
+		// the throttle and the rest waits, so the reassignment stays in
+		// progress until cancelled.
+		const slow = "ra-slow"
+		if r := runTool(t, "", "kafka-topics", "--bootstrap-server", bs, "--create", "--topic", slow, "--replica-assignment", "1"); r.Code != 0 {
+			t.Fatal(r)
 		}
-		if controller == 0 {
-			t.Skip("broker 0 is the controller; pausing it would stop the reassignment APIs")
+		waitLeadersAndISR(t, c, slow, []int32{1}, 1)
+		var msgs []message
+		for i := 0; i < 300; i++ {
+			msgs = append(msgs, message{Value: fmt.Sprintf("%d-%s", i, strings.Repeat(fmt.Sprintf("%07d", i*7919), 1500))})
 		}
-		grow := writeToolFile(t, "grow.json", `{"version":1,"partitions":[{"topic":"ra-topic","partition":0,"replicas":[1,2,0]}]}`)
-		c.PauseBroker(0)
-		resumed := false
-		defer func() {
-			if !resumed {
-				c.ResumeBroker(0)
-			}
-		}()
-		expectTool(t, addrs, reassign("--execute", "--reassignment-json-file", grow), 0, "Current partition replica assignment\n"+
+		produce(t, c, c.SaramaConfig(), slow, msgs)
+		grow := writeToolFile(t, "grow.json", `{"version":1,"partitions":[{"topic":"ra-slow","partition":0,"replicas":[1,2]}]}`)
+		expectTool(t, addrs, reassign("--execute", "--reassignment-json-file", grow, "--throttle", "1"), 0, "Current partition replica assignment\n"+
 			"\n"+
-			`{"version":1,"partitions":[{"topic":"ra-topic","partition":0,"replicas":[1,2],"log_dirs":["any"]}]}`+"\n"+
+			`{"version":1,"partitions":[{"topic":"ra-slow","partition":0,"replicas":[1],"log_dirs":["any"]}]}`+"\n"+
 			"\n"+
 			"Save this to use as the --reassignment-json-file option during rollback\n"+
-			"Successfully started partition reassignment for ra-topic-0\n", "")
-		expectTool(t, addrs, reassign("--list"), 0, "Current partition reassignments:\nra-topic-0: replicas: 1,2,0. adding: 0.\n", "")
+			"Warning: You must run --verify periodically, until the reassignment completes, to ensure the throttle is removed.\n"+
+			"The inter-broker throttle limit was set to 1 B/s\n"+
+			"Successfully started partition reassignment for ra-slow-0\n", "")
+		expectTool(t, addrs, reassign("--list"), 0, "Current partition reassignments:\nra-slow-0: replicas: 1,2. adding: 2.\n", "")
+		expectTool(t, addrs, runTool(t, "", "kafka-configs", "--bootstrap-server", bs, "--topic", slow, "--describe"), 0,
+			"Dynamic configs for topic ra-slow are:\n"+
+				"  follower.replication.throttled.replicas=0:2 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:follower.replication.throttled.replicas=0:2}\n"+
+				"  leader.replication.throttled.replicas=0:1 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:leader.replication.throttled.replicas=0:1}\n", "")
+		r := runTool(t, "", "kafka-configs", "--bootstrap-server", bs, "--entity-type", "brokers", "--entity-name", "2", "--describe")
+		// The rates are set on the brokers involved (Kafka prints
+		// "leader.replication.throttled.rate=1 sensitive=false ..."; the
+		// value is compared once the broker types these keys).
+		for _, want := range []string{"  follower.replication.throttled.rate=", "  leader.replication.throttled.rate="} {
+			if !strings.Contains(r.Stdout, want) {
+				t.Errorf("broker 2 lacks %q:\n%s", want, r)
+			}
+		}
 		expectTool(t, addrs, reassign("--execute", "--reassignment-json-file", plan), 1,
 			"Cannot execute because there is an existing partition assignment.  Use --additional to override this and create a new partition assignment in addition to the existing one. The --additional flag can also be used to change the throttle by resubmitting the current reassignment.\n", "")
-		expectTool(t, addrs, reassign("--verify", "--reassignment-json-file", grow, "--preserve-throttles"), 0,
-			"Status of partition reassignment:\nReassignment of partition ra-topic-0 is still in progress.\n\n", "")
-		// Kafka prints the second line without a line break.
-		expectTool(t, addrs, reassign("--cancel", "--reassignment-json-file", grow, "--preserve-throttles"), 0,
-			"Successfully cancelled partition reassignment for: ra-topic-0\nNone of the specified partition moves are active.", "")
-		c.ResumeBroker(0)
-		resumed = true
-		expectTool(t, addrs, reassign("--list"), 0, "No partition reassignments found.\n", "")
-		waitLeadersAndISR(t, c, topic, []int32{-1, -1}, 2)
+		// While a reassignment is in progress --verify keeps the throttles.
+		expectTool(t, addrs, reassign("--verify", "--reassignment-json-file", grow), 0,
+			"Status of partition reassignment:\nReassignment of partition ra-slow-0 is still in progress.\n\n", "")
+		expectTool(t, addrs, reassign("--cancel", "--reassignment-json-file", grow), 0,
+			"Successfully cancelled partition reassignment for: ra-slow-0\n"+
+				"None of the specified partition moves are active.\n"+
+				"Clearing broker-level throttles on brokers 0,1,2\n"+
+				"Clearing topic-level throttles on topic ra-slow\n", "")
+		c.WaitFor(t, 30*time.Second, func() error {
+			if r := reassign("--list"); r.Stdout != "No partition reassignments found.\n" {
+				return fmt.Errorf("after cancel: %s", r)
+			}
+			return nil
+		})
+		expectTool(t, addrs, runTool(t, "", "kafka-configs", "--bootstrap-server", bs, "--topic", slow, "--describe"), 0,
+			"Dynamic configs for topic ra-slow are:\n", "")
+		waitLeadersAndISR(t, c, slow, []int32{1}, 1)
 	})
 
 	t.Run("errors", func(t *testing.T) {
@@ -176,7 +196,7 @@ func TestToolReassignPartitions(t *testing.T) {
 			"Error: org.apache.kafka.common.errors.UnknownTopicOrPartitionException: Topic nope not found.\n"+
 				"java.util.concurrent.ExecutionException: org.apache.kafka.common.errors.UnknownTopicOrPartitionException: Topic nope not found.\n", "")
 		expectTool(t, addrs, reassign("--cancel", "--reassignment-json-file", plan, "--preserve-throttles"), 0,
-			"None of the specified partition reassignments are active.\nNone of the specified partition moves are active.", "")
+			"None of the specified partition reassignments are active.\nNone of the specified partition moves are active.\n", "")
 		usage := []struct {
 			name   string
 			args   []string

@@ -31,7 +31,9 @@ import (
 //   - LiveLeaders (v1+) give the followers' fetchers the leader's
 //     inter-broker endpoint (replica.LeaderAndIsrPartition.LeaderAddr).
 //
-// Not implemented: AddingReplicas/RemovingReplicas.
+// AddingReplicas/RemovingReplicas (v3+) are read by nothing here: a leader
+// treats an adding replica like any other follower, as Kafka's does apart
+// from its reassignment metrics.
 //
 // Kafka: KafkaApis.handleLeaderAndIsrRequest, ReplicaManager.becomeLeaderOrFollower.
 func (h *Handlers) handleLeaderAndIsr(_ context.Context, r *server.Request) (kmsg.Response, error) {

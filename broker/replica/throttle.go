@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,28 +49,33 @@ const Unthrottled = math.MaxInt64
 
 // throttleBucket is one direction's rate bound. Safe for concurrent use.
 type throttleBucket struct {
+	// rate is bytes/s (Unthrottled or <= 0: no bound). Atomic because the
+	// fetch path asks limited() without taking mu; it changes under mu.
+	rate   atomic.Int64
 	mu     sync.Mutex
-	rate   int64 // bytes/s; Unthrottled or <= 0: no bound
 	tokens float64
 	last   time.Time
 	now    func() time.Time
 }
 
 func newThrottleBucket() *throttleBucket {
-	return &throttleBucket{rate: Unthrottled, now: time.Now}
+	b := &throttleBucket{now: time.Now}
+	b.rate.Store(Unthrottled)
+	return b
 }
 
-func (b *throttleBucket) limited() bool { return b.rate > 0 && b.rate < Unthrottled }
+func (b *throttleBucket) limited() bool { r := b.rate.Load(); return r > 0 && r < Unthrottled }
 
 // setRate changes the bound; the bucket starts empty, so a new throttle is
 // not preceded by a one-second burst.
 func (b *throttleBucket) setRate(rate int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if rate == b.rate {
+	if rate == b.rate.Load() {
 		return
 	}
-	b.rate, b.tokens, b.last = rate, 0, b.now()
+	b.rate.Store(rate)
+	b.tokens, b.last = 0, b.now()
 }
 
 // refillLocked adds the tokens accrued since the last call.
@@ -79,7 +85,8 @@ func (b *throttleBucket) refillLocked() {
 		b.last = now
 		return
 	}
-	b.tokens = min(b.tokens+now.Sub(b.last).Seconds()*float64(b.rate), float64(b.rate))
+	rate := float64(b.rate.Load())
+	b.tokens = min(b.tokens+now.Sub(b.last).Seconds()*rate, rate)
 	b.last = now
 }
 
@@ -119,7 +126,7 @@ func (b *throttleBucket) waitTime() time.Duration {
 	if b.tokens >= 0 {
 		return 0
 	}
-	return time.Duration(-b.tokens / float64(b.rate) * float64(time.Second))
+	return time.Duration(-b.tokens / float64(b.rate.Load()) * float64(time.Second))
 }
 
 // throttledSet is the partitions of one topic a direction throttles here.

@@ -98,7 +98,31 @@ func TestThrottleBucket(t *testing.T) {
 	if got := float64(sent) / 10; got < 950 || got > 1110 {
 		t.Fatalf("achieved %v B/s, want about 1000", got)
 	}
-	if !reflect.DeepEqual(b.rate, int64(1000)) {
+	if !reflect.DeepEqual(b.rate.Load(), int64(1000)) {
 		t.Fatal("rate changed")
+	}
+}
+
+// TestThrottleBucketConcurrent changes the rate while fetch paths ask for it,
+// as a dynamic config change does under load (run with -race).
+func TestThrottleBucketConcurrent(t *testing.T) {
+	b := newThrottleBucket()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 1000 {
+			b.setRate(int64(1000 + i%2))
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+			if b.limited() {
+				b.record(10)
+				_ = b.exceeded()
+			}
+		}
 	}
 }

@@ -49,15 +49,15 @@ type options struct {
 	entityType, entityName, entityDefault *cli.Option
 	addConfig, addConfigFile, deleteCfg   *cli.Option
 	force                                 *cli.Option
+	broker, brokerLogger                  *cli.Option
 	// entityFlags and defaultFlags are the shortcut flags (--topic t,
 	// --broker-defaults) with the entity type each stands for.
 	entityFlags, defaultFlags []entityFlag
 }
 
 type entityFlag struct {
-	opt  *cli.Option
-	typ  string
-	name string
+	opt *cli.Option
+	typ string
 }
 
 func newOptions(p *cli.Parser) *options {
@@ -74,17 +74,19 @@ func newOptions(p *cli.Parser) *options {
 	o.addConfigFile = p.Arg("add-config-file", "Path to a properties file with configs to add. See add-config for a list of valid configurations.", "")
 	o.deleteCfg = p.Arg("delete-config", "config keys to remove 'k1,k2'", "")
 	o.force = p.Flag("force", "Suppress console prompts")
-	flag := func(name, desc, typ string) {
-		o.entityFlags = append(o.entityFlags, entityFlag{p.Arg(name, desc, ""), typ, ""})
+	flag := func(name, desc, typ string) *cli.Option {
+		opt := p.Arg(name, desc, "")
+		o.entityFlags = append(o.entityFlags, entityFlag{opt, typ})
+		return opt
 	}
 	flag("topic", "The topic's name.", typeTopics)
 	flag("client", "The client's ID.", typeClients)
 	flag("user", "The user's principal name.", typeUsers)
-	flag("broker", "The broker's ID.", typeBrokers)
-	flag("broker-logger", "The broker's ID for its logger config.", typeBrokerLoggers)
+	o.broker = flag("broker", "The broker's ID.", typeBrokers)
+	o.brokerLogger = flag("broker-logger", "The broker's ID for its logger config.", typeBrokerLoggers)
 	flag("ip", "The IP address.", typeIPs)
 	def := func(name, desc, typ string) {
-		o.defaultFlags = append(o.defaultFlags, entityFlag{p.Flag(name, desc), typ, ""})
+		o.defaultFlags = append(o.defaultFlags, entityFlag{p.Flag(name, desc), typ})
 	}
 	def("client-defaults", "The config defaults for all clients.", typeClients)
 	def("user-defaults", "The config defaults for all users.", typeUsers)
@@ -187,7 +189,7 @@ func (o *options) check() error {
 		return illegal("One of the required --bootstrap-server, --boostrap-controller, or --zookeeper arguments must be specified")
 	}
 	if hasName && (seen[typeBrokers] || seen[typeBrokerLoggers]) {
-		for _, opt := range []*cli.Option{o.entityName, o.entityFlags[3].opt, o.entityFlags[4].opt} {
+		for _, opt := range []*cli.Option{o.entityName, o.broker, o.brokerLogger} {
 			if opt.Has() {
 				if _, err := opt.Int(); err != nil {
 					return illegal("The entity name for %s must be a valid integer broker id, but it is: %s", types[0], opt.Value())

@@ -10,7 +10,9 @@ import (
 	"github.com/gregor-broker/gregor/tools/internal/cli"
 )
 
-func tp(topic string, p int32) cli.TopicPartition { return cli.TopicPartition{Topic: topic, Partition: p} }
+func tp(topic string, p int32) cli.TopicPartition {
+	return cli.TopicPartition{Topic: topic, Partition: p}
+}
 
 // seedJSON is the seeds' reassign.json.
 const seedJSON = `{

@@ -670,8 +670,9 @@ func (s *service) cancelAssignment(data string, preserveThrottles bool) error {
 	cancel := map[cli.TopicPartition][]int32{}
 	var cancelled []cli.TopicPartition
 	for tp, r := range current {
-		// Kafka's condition, kept as it is.
-		if len(r.adding) == 0 || len(r.removing) > 0 {
+		// Kafka 3.6's condition: a replica being added or removed. (The
+		// Java port in 3.7 lost a "!" and skips pure additions.)
+		if len(r.adding) > 0 || len(r.removing) > 0 {
 			cancel[tp] = nil
 			cancelled = append(cancelled, tp)
 		}
@@ -699,8 +700,9 @@ func (s *service) cancelAssignment(data string, preserveThrottles bool) error {
 		}
 	}
 	if len(active) == 0 {
-		// Kafka prints this one without a line break.
-		fmt.Fprint(s.out, "None of the specified partition moves are active.")
+		// A line of its own, as Kafka 3.6 printed it (3.7's Java port
+		// drops the line break).
+		fmt.Fprintln(s.out, "None of the specified partition moves are active.")
 	} else if err := s.executeMoves(active); err != nil {
 		return err
 	}
