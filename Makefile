@@ -30,7 +30,7 @@ unit:
 	$(GO) test -race -count=1 -timeout 15m $(UNITPKGS)
 
 integration:
-	$(GO) test -race -count=1 -timeout 15m ./integration/ ./bench/...
+	$(GO) test -race -count=1 -timeout 25m ./integration/ ./bench/...
 
 ## fuzz: run each fuzz target for FUZZTIME (corpora live in testdata/fuzz)
 fuzz:

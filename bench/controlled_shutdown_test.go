@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -181,6 +182,9 @@ func (s *stallProducer) run(ctx context.Context) {
 						if p.ErrorCode == 0 {
 							s.acks[p.Partition] = append(s.acks[p.Partition], now)
 						} else {
+							if verbose {
+								fmt.Fprintf(os.Stderr, "bench: produce to broker %d at %s: partition %d: %v after %v\n", l, sent.Format("15:04:05.000"), p.Partition, kerr.ErrorForCode(p.ErrorCode), now.Sub(sent))
+							}
 							failed.Do(func() { stale = true })
 						}
 					}

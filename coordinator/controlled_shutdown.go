@@ -21,8 +21,10 @@ import (
 // /brokers/ids znode goes away (onBrokerFailure clears the mark).
 
 // controlledShutdownTimeout bounds how long a request waits for the event
-// loop. Moving a thousand leaders takes a few seconds of ZooKeeper writes;
-// the sender (broker/shutdown.go) waits a little longer than this.
+// loop. Moving a thousand leaders takes a few pipelined ZooKeeper round
+// trips (zk_batch.go), but a ZooKeeper that is unreachable for a while
+// blocks the event loop; the sender (broker/shutdown.go) waits a little
+// longer than this.
 const controlledShutdownTimeout = 60 * time.Second
 
 // controlledShutdownEvent is a ControlledShutdown request; the answer goes
@@ -203,12 +205,12 @@ func (c *Controller) doControlledShutdown(id int32, brokerEpoch int64) ([]tp, <-
 // id itself gets StopReplica from the caller. A partition with no other eligible ISR member
 // keeps its leader. It returns the partitions that moved.
 func (c *Controller) electControlledShutdownLeaders(id int32, parts []tp) ([]tp, error) {
-	var moved []tp
 	shutting := sortedIDs(c.shuttingDown)
-	for _, p := range parts {
+	updates := make([]stateUpdate, len(parts))
+	for i, p := range parts {
 		pi := c.cc.partition(p)
 		liveOrShutting := c.cc.liveReplicas(pi.replicas)
-		wrote, err := c.updateState(p, func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
+		updates[i] = stateUpdate{p: p, decide: func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
 			if !contains(shutting, cur.Leader) {
 				return cur, false // moved meanwhile
 			}
@@ -218,20 +220,22 @@ func (c *Controller) electControlledShutdownLeaders(id int32, parts []tp) ([]tp,
 			}
 			isr := filter(cur.ISR, func(r int32) bool { return !contains(shutting, r) })
 			return zkpaths.PartitionState{Leader: leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: isr, LeaderRecoveryState: cur.LeaderRecoveryState}, true
-		})
-		if err != nil {
-			return moved, err
-		}
-		if !wrote {
+		}}
+	}
+	wrote, err := c.updateStates(updates)
+	var moved []tp
+	for i, p := range parts {
+		if !wrote[i] {
 			continue
 		}
+		pi := c.cc.partition(p)
 		st := pi.leadership
 		c.log.WithFields(logrus.Fields{"topic": p.topic, "partition": p.partition, "leader": st.Leader, "leader_epoch": st.LeaderEpoch, "isr": st.ISR}).
 			Info("leader moved for controlled shutdown")
-		c.batch.addLeaderAndISR(filter(liveOrShutting, func(r int32) bool { return r != id }), p, false)
+		c.batch.addLeaderAndISR(filter(c.cc.liveReplicas(pi.replicas), func(r int32) bool { return r != id }), p, false)
 		moved = append(moved, p)
 	}
-	return moved, nil
+	return moved, err
 }
 
 // partitionLeadersOnBroker is ControllerContext.partitionLeadersOnBroker:

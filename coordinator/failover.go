@@ -196,18 +196,13 @@ func (c *Controller) loadTopic(topic string, readStates bool) (*topicInfo, error
 	}
 	ti := &topicInfo{id: ta.TopicID, partitions: map[int32]*partitionInfo{}, watch: w}
 	for p, replicas := range ta.Partitions {
-		pi := &partitionInfo{replicas: replicas, phase: partitionNew}
-		if readStates {
-			st, stat, err := c.zk.GetPartitionState(topic, p)
-			switch {
-			case err == nil:
-				pi.leadership, pi.zkVersion = &st, stat.Version
-			case !errors.Is(err, zk.ErrNoNode):
-				w.Stop()
-				return nil, err
-			}
+		ti.partitions[p] = &partitionInfo{replicas: replicas, phase: partitionNew}
+	}
+	if readStates {
+		if err := c.readPartitionStates(topic, ti.partitions); err != nil {
+			w.Stop()
+			return nil, err
 		}
-		ti.partitions[p] = pi
 	}
 	if old := c.cc.topics[topic]; old != nil && old.watch != nil {
 		old.watch.Stop()

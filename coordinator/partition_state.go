@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/sirupsen/logrus"
@@ -111,43 +110,16 @@ func (c *Controller) initializeLeaderAndISR(parts []tp) error {
 	return c.electOfflineLeaders(offline)
 }
 
-// updateState re-reads a partition's state and writes decide(current)
-// conditionally on its dataVersion, retrying on BADVERSION. decide returns
-// ok=false to write nothing. It returns whether a write happened.
-func (c *Controller) updateState(p tp, decide func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool)) (bool, error) {
-	pi := c.cc.partition(p)
-	for attempt := 0; attempt < maxStateRetries; attempt++ {
-		cur, stat, err := c.zk.GetPartitionState(p.topic, p.partition)
-		if err != nil {
-			return false, err
-		}
-		pi.leadership, pi.zkVersion = &cur, stat.Version
-		if cur.ControllerEpoch > c.epoch.Load() {
-			c.log.WithFields(logrus.Fields{"topic": p.topic, "partition": p.partition, "controller_epoch": cur.ControllerEpoch}).
-				Warn("partition state written by a newer controller; aborting state change")
-			return false, nil
-		}
-		next, ok := decide(cur)
-		if !ok {
-			return false, nil
-		}
-		next.ControllerEpoch = c.epoch.Load()
-		res, err := c.zk.EpochFenced(c.epochZkVersion, zkpaths.SetDataOp(zkpaths.PartitionStatePath(p.topic, p.partition), next.Encode(), stat.Version))
-		if errors.Is(err, zk.ErrBadVersion) {
-			continue // a leader changed the ISR meanwhile: re-read, decide again
-		}
-		if err != nil {
-			return false, err
-		}
-		pi.leadership, pi.zkVersion = &next, res[0].Stat.Version
-		return true, nil
-	}
-	return false, fmt.Errorf("update state of %s-%d: partition epoch kept changing", p.topic, p.partition)
-}
-
 // electOfflineLeaders runs the OfflinePartition election (clean; unclean
-// only for partitions without a live ISR member whose topic allows it).
+// only for partitions without a live ISR member whose topic allows it),
+// all partitions in one batch of state writes.
 func (c *Controller) electOfflineLeaders(parts []tp) error {
+	type outcome struct{ elected, unclean, led bool }
+	var (
+		ps       []tp
+		updates  []stateUpdate
+		outcomes []*outcome
+	)
 	for _, p := range parts {
 		pi := c.cc.partition(p)
 		if pi.leadership == nil {
@@ -157,12 +129,13 @@ func (c *Controller) electOfflineLeaders(parts []tp) error {
 		// Candidates exclude brokers in controlled shutdown; the LeaderAndIsr
 		// still goes to every live replica.
 		electable := c.electableReplicas(pi.replicas)
-		var elected, unclean, led bool
-		wrote, err := c.updateState(p, func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
+		o := &outcome{}
+		decide := func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
+			*o = outcome{}
 			if cur.Leader >= 0 && contains(live, cur.Leader) {
 				// Already led by a live broker: our own write whose answer
 				// was lost, or a leader that was never gone.
-				led = true
+				o.led = true
 				return cur, false
 			}
 			leader, u, ok := offlinePartitionLeader(pi.replicas, cur.ISR, electable, false)
@@ -172,35 +145,38 @@ func (c *Controller) electOfflineLeaders(parts []tp) error {
 			if !ok {
 				return cur, false
 			}
-			elected, unclean = true, u
+			o.elected, o.unclean = true, u
 			return zkpaths.PartitionState{Leader: leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: offlinePartitionISR(cur.ISR, live, leader, u)}, true
-		})
-		if err != nil {
-			return err
 		}
+		ps = append(ps, p)
+		updates = append(updates, stateUpdate{p: p, decide: decide})
+		outcomes = append(outcomes, o)
+	}
+	wrote, err := c.updateStates(updates)
+	for i, p := range ps {
+		pi, o := c.cc.partition(p), outcomes[i]
 		l := c.log.WithFields(logrus.Fields{"topic": p.topic, "partition": p.partition})
-		if led {
+		switch {
+		case o.led:
 			pi.phase = partitionOnline
-			c.batch.addLeaderAndISR(live, p, false)
-			continue
-		}
-		if !wrote {
-			if !elected {
+			c.batch.addLeaderAndISR(c.cc.liveReplicas(pi.replicas), p, false)
+		case !wrote[i]:
+			if !o.elected && err == nil {
 				l.WithField("isr", pi.leadership.ISR).Warn("no leader could be elected; partition offline")
 			}
-			continue
+		default:
+			st := pi.leadership
+			l = l.WithFields(logrus.Fields{"leader": st.Leader, "leader_epoch": st.LeaderEpoch, "isr": st.ISR})
+			if o.unclean {
+				l.Warn("unclean leader election")
+			} else {
+				l.Info("leader elected")
+			}
+			pi.phase = partitionOnline
+			c.batch.addLeaderAndISR(c.cc.liveReplicas(pi.replicas), p, false)
 		}
-		st := pi.leadership
-		l = l.WithFields(logrus.Fields{"leader": st.Leader, "leader_epoch": st.LeaderEpoch, "isr": st.ISR})
-		if unclean {
-			l.Warn("unclean leader election")
-		} else {
-			l.Info("leader elected")
-		}
-		pi.phase = partitionOnline
-		c.batch.addLeaderAndISR(live, p, false)
 	}
-	return nil
+	return err
 }
 
 // offlineReplicas is the OfflineReplica transition for the given dead
@@ -214,6 +190,10 @@ func (c *Controller) offlineReplicas(dead map[tp][]int32) error {
 		ps = append(ps, p)
 	}
 	sortTPs(ps)
+	var (
+		written []tp
+		updates []stateUpdate
+	)
 	for _, p := range ps {
 		pi := c.cc.partition(p)
 		if pi == nil || c.cc.deleting(p.topic) {
@@ -224,14 +204,19 @@ func (c *Controller) offlineReplicas(dead map[tp][]int32) error {
 			continue
 		}
 		removed := dead[p]
-		wrote, err := c.updateState(p, func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
+		written = append(written, p)
+		updates = append(updates, stateUpdate{p: p, decide: func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
 			leader, isr, changed := removeReplicasFromISR(cur.Leader, cur.ISR, removed)
 			return zkpaths.PartitionState{Leader: leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: isr}, changed
-		})
-		if err != nil {
-			return err
-		}
-		if !wrote {
+		}})
+	}
+	wrote, err := c.updateStates(updates)
+	if err != nil {
+		return err
+	}
+	for i, p := range written {
+		pi, removed := c.cc.partition(p), dead[p]
+		if !wrote[i] {
 			// None of them was in the ISR: the partition's offline replicas
 			// still change (Kafka sends its state again).
 			c.batch.addUpdateMetadataToAll(p)

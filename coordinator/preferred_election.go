@@ -106,40 +106,49 @@ func (c *Controller) replicaLeaderElection(parts []tp, typ int8, trigger electio
 func (c *Controller) onReplicaElection(parts []tp, typ int8, trigger electionTrigger) (map[tp]electionOutcome, error) {
 	out := make(map[tp]electionOutcome, len(parts))
 	defer c.sendBatch()
-	for _, p := range parts {
+	// One batch of state writes (zk_batch.go) for all the partitions.
+	type flags struct{ already, unclean bool }
+	fl := make([]flags, len(parts))
+	updates := make([]stateUpdate, len(parts))
+	for i, p := range parts {
 		pi := c.cc.partition(p)
 		electable := c.electableReplicas(pi.replicas)
-		already := false
-		unclean := false
-		wrote, err := c.updateState(p, func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
+		f := &fl[i]
+		updates[i] = stateUpdate{p: p, decide: func(cur zkpaths.PartitionState) (zkpaths.PartitionState, bool) {
+			*f = flags{}
 			var leader int32
 			var ok bool
 			isr := cur.ISR
 			switch typ {
 			case electionPreferred:
 				if cur.Leader == pi.replicas[0] {
-					already = true
+					f.already = true
 					return cur, false
 				}
 				leader, ok = preferredReplicaLeader(pi.replicas, cur.ISR, electable)
 			default:
 				if cur.Leader >= 0 && contains(electable, cur.Leader) {
-					already = true
+					f.already = true
 					return cur, false
 				}
-				leader, unclean, ok = offlinePartitionLeader(pi.replicas, cur.ISR, electable, true)
+				leader, f.unclean, ok = offlinePartitionLeader(pi.replicas, cur.ISR, electable, true)
 				if ok {
-					isr = offlinePartitionISR(cur.ISR, electable, leader, unclean)
+					isr = offlinePartitionISR(cur.ISR, electable, leader, f.unclean)
 				}
 			}
 			if !ok {
 				return cur, false
 			}
 			return zkpaths.PartitionState{Leader: leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: isr, LeaderRecoveryState: cur.LeaderRecoveryState}, true
-		})
-		if err != nil {
-			return out, err
-		}
+		}}
+	}
+	written, err := c.updateStates(updates)
+	if err != nil {
+		return out, err
+	}
+	for i, p := range parts {
+		pi := c.cc.partition(p)
+		already, unclean, wrote := fl[i].already, fl[i].unclean, written[i]
 		st := pi.leadership
 		l := c.log.WithFields(logrus.Fields{"topic": p.topic, "partition": p.partition, "trigger": trigger.String()})
 		switch {

@@ -49,6 +49,9 @@ func batchMaxTimestamp(b []byte) int64 {
 	return int64(binary.BigEndian.Uint64(b[batchOffMaxTimestamp:]))
 }
 func batchAttributes(b []byte) int16 { return int16(binary.BigEndian.Uint16(b[batchOffAttributes:])) }
+func batchLeaderEpoch(b []byte) int32 {
+	return int32(binary.BigEndian.Uint32(b[batchOffLeaderEpoch:]))
+}
 
 // batchCRCValid reports whether the CRC-32C stored in the header matches the
 // bytes from the attributes to the end of the batch. b is exactly one batch.

@@ -185,12 +185,25 @@ type epochEntry struct {
 }
 
 // leaderEpochCache is Kafka's LeaderEpochFileCache: (epoch, start offset)
-// entries, strictly increasing in both, persisted to leader-epoch-checkpoint
+// entries, strictly increasing in both, written to leader-epoch-checkpoint
 // on every change. Safe for concurrent use.
+//
+// A new epoch (assign: a LeaderAndIsr making this broker leader, or the
+// first batch of a new epoch on a follower) writes the file without fsync,
+// as Kafka does since KAFKA-15046: a broker taking over a thousand
+// partitions would otherwise wait for a thousand fsyncs before answering.
+// The file is fsynced before the log's recovery point passes the new
+// entries (Log.flushUpTo, Log.close: sync), and after a crash openLog
+// rebuilds the entries of everything past the recovery point from the
+// batches themselves (and of the whole log when the file is unreadable), so
+// a lost or torn write loses no entry a batch carries. Truncations are
+// rare and fsync at once.
 type leaderEpochCache struct {
 	path    string
 	mu      sync.RWMutex
 	entries []epochEntry
+	written uint64 // versions of the file written so far
+	synced  uint64 // the last of them known to be on disk
 }
 
 func encodeEpochs(entries []epochEntry) []byte {
@@ -239,8 +252,42 @@ func loadLeaderEpochCache(dir string) (*leaderEpochCache, error) {
 	return c, nil
 }
 
+// flushLocked writes the file and fsyncs it.
 func (c *leaderEpochCache) flushLocked() error {
-	return writeFileAtomic(c.path, encodeEpochs(c.entries))
+	if err := writeFileAtomic(c.path, encodeEpochs(c.entries)); err != nil {
+		return err
+	}
+	c.written++
+	c.synced = c.written
+	return nil
+}
+
+// writeLocked writes the file without fsync; sync makes it durable.
+func (c *leaderEpochCache) writeLocked() error {
+	if err := writeFileNoSync(c.path, encodeEpochs(c.entries)); err != nil {
+		return err
+	}
+	c.written++
+	return nil
+}
+
+// sync fsyncs the file (and its directory) if a write since the last fsync
+// skipped it. It does not hold the lock during the fsync, so appends go on.
+func (c *leaderEpochCache) sync() error {
+	c.mu.RLock()
+	gen, done := c.written, c.synced >= c.written
+	c.mu.RUnlock()
+	if done {
+		return nil
+	}
+	// The file now holds version gen or a later one: fsync that.
+	if err := syncSnapshot(c.path); err != nil {
+		return fmt.Errorf("fsync %s: %w", c.path, err)
+	}
+	c.mu.Lock()
+	c.synced = max(c.synced, gen)
+	c.mu.Unlock()
+	return nil
 }
 
 // assignLocked appends e after dropping trailing entries with epoch >= e.epoch
@@ -270,7 +317,7 @@ func (c *leaderEpochCache) assign(epoch int32, startOffset int64) error {
 	if !c.assignLocked(epochEntry{epoch, startOffset}) {
 		return nil
 	}
-	return c.flushLocked()
+	return c.writeLocked()
 }
 
 // maybeAssign is the append path: a batch carries a newer epoch.

@@ -42,8 +42,12 @@ type Log struct {
 	logStartOffset atomic.Int64
 	recoveryPoint  atomic.Int64
 	truncations    atomic.Int64 // generation, bumped by every truncation
-	lastFlushMs    atomic.Int64
-	closed         atomic.Bool
+	// flushedTruncations is the truncation generation of the last flush
+	// that reached the log end: with it equal to truncations and the
+	// recovery point at the log end, the files are on disk as they are.
+	flushedTruncations atomic.Int64
+	lastFlushMs        atomic.Int64
+	closed             atomic.Bool
 
 	epochs *leaderEpochCache
 
@@ -381,12 +385,16 @@ func (l *Log) flushUpTo(target int64) error {
 			errs = append(errs, s.flush())
 		}
 	}
+	// The leader epochs of those offsets must be on disk before the
+	// recovery point passes them: recovery rebuilds only what lies past it.
+	errs = append(errs, l.epochs.sync())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("flush %s: %w", l.dir, err)
 	}
 	l.mu.Lock()
 	if l.truncations.Load() == gen && target > l.recoveryPoint.Load() && target <= l.logEndOffset.Load() {
 		l.recoveryPoint.Store(target)
+		l.flushedTruncations.Store(gen)
 	}
 	l.mu.Unlock()
 	return nil
@@ -808,10 +816,15 @@ func (l *Log) SetTopicID(id [16]byte) error {
 // Close flushes the log, trims the active segment's indexes and closes every
 // file. Idempotent.
 func (l *Log) Close() error {
-	return l.close(true)
+	return l.close(true, true)
 }
 
-func (l *Log) close(flush bool) error {
+// close closes the log; with flush it first makes the recovery point the
+// log end and snapshots the producer state there. With sync it fsyncs what
+// that needs; without, the caller syncs the whole file system afterwards
+// (Manager.Close: one syncfs per log dir instead of a chain of fsyncs per
+// log) and must not trust the files before that.
+func (l *Log) close(flush, sync bool) error {
 	l.mu.Lock()
 	if l.closed.Load() {
 		l.mu.Unlock()
@@ -823,10 +836,17 @@ func (l *Log) close(flush bool) error {
 	var errs []error
 	if flush {
 		l.flushMu.Lock()
+		// A log with nothing appended or truncated since its last flush
+		// (most of a broker's logs, at a shutdown) is on disk already: its
+		// close costs no fsync of the segment.
+		durable := l.recoveryPoint.Load() == l.logEndOffset.Load() && l.flushedTruncations.Load() == l.truncations.Load()
 		for _, s := range l.segments() {
-			if s.base >= l.recoveryPoint.Load() || s == l.active() {
+			if sync && !durable && (s.base >= l.recoveryPoint.Load() || s == l.active()) {
 				errs = append(errs, s.flush())
 			}
+		}
+		if sync {
+			errs = append(errs, l.epochs.sync())
 		}
 		l.flushMu.Unlock()
 	}
@@ -835,7 +855,7 @@ func (l *Log) close(flush bool) error {
 	if flush && errors.Join(errs...) == nil {
 		l.recoveryPoint.Store(l.logEndOffset.Load())
 		// A snapshot at the log end spares the next start any replay.
-		if _, err := l.producers.takeSnapshot(l.logEndOffset.Load(), true); err != nil {
+		if _, err := l.producers.takeSnapshot(l.logEndOffset.Load(), sync); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -365,10 +365,32 @@ func (m *Manager) Close() error {
 	return errors.Join(errs...)
 }
 
+// closeConcurrency bounds the logs closed at once (their index trimming and
+// snapshot writes).
+const closeConcurrency = 16
+
+// closeLogs closes every log at shutdown and then makes them durable with
+// one syncfs per log dir. Closing each log with its own chain of fsyncs
+// (segment, indexes, producer snapshot, leader epochs, directory) took a
+// broker leading a thousand partitions seconds on a shared disk; the
+// clean-shutdown marker is still written only after everything is on disk.
 func (m *Manager) closeLogs() error {
-	var errs []error
-	for _, l := range m.Logs() {
-		errs = append(errs, l.Close())
+	logs := m.Logs()
+	errs := make([]error, len(logs))
+	sem := make(chan struct{}, closeConcurrency)
+	var wg sync.WaitGroup
+	for i, l := range logs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = l.close(true, false)
+		}()
+	}
+	wg.Wait()
+	for _, d := range m.cfg.Dirs {
+		errs = append(errs, syncFS(d))
 	}
 	return errors.Join(errs...)
 }
@@ -480,7 +502,7 @@ func (m *Manager) Delete(topic string, partition int32) error {
 	if !ok {
 		return nil
 	}
-	if err := l.close(false); err != nil {
+	if err := l.close(false, false); err != nil {
 		l.logger.WithError(err).Warn("close deleted log")
 	}
 	var id [16]byte

@@ -237,7 +237,7 @@ func TestProducerStateRebuiltAfterCrash(t *testing.T) {
 			}
 			offs := appendIdem(t, l, 3, 4, 6)
 			appendIdem(t, l, 8, 100, 2)
-			if err := l.close(false); err != nil { // kill -9: no flush, no snapshot
+			if err := l.close(false, false); err != nil { // kill -9: no flush, no snapshot
 				t.Fatal(err)
 			}
 			wantSnaps := 0

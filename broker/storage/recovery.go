@@ -183,9 +183,27 @@ func openLog(dir, topic string, partition int32, o logOpenOptions) (*Log, error)
 	l.logStartOffset.Store(start)
 	l.lastFlushMs.Store(time.Now().UnixMilli())
 
+	// The leader epoch checkpoint is written without fsync on a new epoch
+	// (checkpoint.go): after a crash its entries past the recovery point
+	// come from the batches, and all of them when the file is torn.
+	rebuildFrom := int64(-1)
+	if !o.hadCleanShutdown && recoverFrom < len(segs) {
+		rebuildFrom = segs[recoverFrom].base
+	}
 	if l.epochs, err = loadLeaderEpochCache(dir); err != nil {
-		l.logger.WithError(err).Warn("unreadable leader epoch checkpoint; starting empty")
+		l.logger.WithError(err).Warn("unreadable leader epoch checkpoint; rebuilding it from the log")
 		l.epochs = &leaderEpochCache{path: filepath.Join(dir, leaderEpochCheckpointFile)}
+		rebuildFrom = segs[0].base
+	} else if rebuildFrom >= 0 && len(l.epochs.snapshot()) == 0 {
+		// Missing or empty after a crash: as good as torn (a rename can
+		// reach the disk before the data it renames).
+		rebuildFrom = segs[0].base
+	}
+	if rebuildFrom >= 0 {
+		if err := l.epochs.rebuild(segs, rebuildFrom, leo); err != nil {
+			closeAll()
+			return nil, err
+		}
 	}
 	if err := errors.Join(l.epochs.truncateFromEnd(leo), l.epochs.truncateFromStart(start)); err != nil {
 		closeAll()
@@ -371,4 +389,50 @@ func (l *Log) loadProducerState(segs []*segment, clean bool) error {
 		return fmt.Errorf("producer state: %w", err)
 	}
 	return nil
+}
+
+// rebuild assigns the leader epochs of the batches in [from, to) of segs,
+// as Kafka's LogSegment.recover does for the segments it recovers, and
+// fsyncs the file if that changed anything (the recovery point moves past
+// them when the log opens).
+func (c *leaderEpochCache) rebuild(segs []*segment, from, to int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	changed := false
+	var hdr [batchHeaderSize]byte
+	for i, s := range segs {
+		end := to
+		if i+1 < len(segs) {
+			end = min(end, segs[i+1].base)
+		}
+		if end <= from || s.base >= to {
+			continue
+		}
+		size := s.size.Load()
+		bp, ok, err := s.find(from, size)
+		if err != nil {
+			return fmt.Errorf("rebuild leader epochs from segment %d: %w", s.base, err)
+		}
+		if !ok {
+			continue
+		}
+		for pos := bp.pos; pos+batchHeaderSize <= size; {
+			if _, err := s.file.ReadAt(hdr[:], pos); err != nil {
+				return fmt.Errorf("rebuild leader epochs from segment %d at %d: %w", s.base, pos, err)
+			}
+			length := int64(batchLength(hdr[:]))
+			base := batchBaseOffset(hdr[:])
+			if length < batchMinLength || pos+batchLogOverhead+length > size || base >= to {
+				break
+			}
+			if epoch := batchLeaderEpoch(hdr[:]); epoch >= 0 && c.assignLocked(epochEntry{epoch, base}) {
+				changed = true
+			}
+			pos += batchLogOverhead + length
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return c.flushLocked()
 }
