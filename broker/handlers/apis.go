@@ -63,6 +63,7 @@ func apiTable() []api {
 		{key: 47, min: 0, max: 0, handle: (*Handlers).handleOffsetDelete},
 		{key: 60, min: 0, max: 1, handle: (*Handlers).handleDescribeCluster},
 		{key: 56, min: 0, max: 2, handle: (*Handlers).handleAlterPartition},
+		{key: 61, min: 0, max: 0, handle: (*Handlers).handleDescribeProducers},
 	}
 }
 
