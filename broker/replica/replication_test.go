@@ -625,3 +625,36 @@ func TestHighWatermarkCheckpointSurvivesRestart(t *testing.T) {
 		t.Fatalf("follower high watermark after restart %d, want 4", hw)
 	}
 }
+
+// TestFollowerAheadOfNewLeaderRetriesQuickly: after a leader change the
+// follower may apply its LeaderAndIsr before the new leader does and get
+// UNKNOWN_LEADER_EPOCH from it; once the leader applies its own, replication
+// resumes within a fraction of replica.fetch.backoff.ms, so an acks=all
+// produce on the new leader is not held for the backoff.
+func TestFollowerAheadOfNewLeaderRetriesQuickly(t *testing.T) {
+	cfg := fast
+	cfg.FetchBackoff = 5 * time.Second
+	cfg.ReplicaLagTimeMax = 30 * time.Second // no ISR shrink meanwhile
+	c := newCluster(t, cfg, 1, 2)
+	all := []int32{1, 2}
+	c.leaderAndIsr(1, 1, 1, all, all, 1, 2)
+	if res := c.produce(1, -1, 10*time.Second, "a"); res.Err != nil {
+		t.Fatalf("produce at epoch 1: %v", res.Err)
+	}
+	// Epoch 2 with broker 2 leading: the follower (1) applies it first and
+	// fetches from 2, which still follows at epoch 1.
+	c.leaderAndIsr(2, 2, 2, all, all, 1)
+	time.Sleep(300 * time.Millisecond)
+	c.leaderAndIsr(2, 2, 2, all, all, 2)
+	start := time.Now()
+	res := c.produce(2, -1, 10*time.Second, "b")
+	if res.Err != nil {
+		t.Fatalf("produce at epoch 2: %v", res.Err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("acks=all on the new leader took %v (replica.fetch.backoff.ms %v)", d, cfg.FetchBackoff)
+	}
+	if leo := state(c, 1).LogEndOffset; leo != 2 {
+		t.Fatalf("follower LEO %d, want 2", leo)
+	}
+}
