@@ -167,6 +167,7 @@ func TestClusterOpsConfigs(t *testing.T) {
 			t.Fatalf("produce: %v", err)
 		}
 		c.WaitFullISR(t, 60*time.Second, 2, map[string]int32{topic: 1})
+		admin := c.Admin(t, nil) // fresh connections: earlier steps restarted brokers
 		if err := admin.DeleteRecords(topic, map[int32]int64{0: 5}); err != nil {
 			t.Fatalf("delete records: %v", err)
 		}

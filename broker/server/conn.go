@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -52,6 +53,9 @@ type conn struct {
 	readerErr    error
 
 	closeOnce sync.Once
+	// draining: the server is closing; read no new request, answer the
+	// one in hand, then close (Server.Close).
+	draining atomic.Bool
 }
 
 // outgoing is a response on its way to the writer.
@@ -103,13 +107,34 @@ func (c *conn) shutdown(reason string, err error) {
 func (c *conn) frameStarted() {
 	c.inFrame = true
 	c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.FrameTimeout))
+	c.unblockIfDraining()
+}
+
+// errDraining ends the reader when the server closes: not an abortive close,
+// so the writer still sends the response in hand.
+var errDraining = errors.New("server closing")
+
+// drain makes the reader stop before its next request (or out of the read
+// it is blocked in); the writer then sends what it holds and closes.
+func (c *conn) drain() {
+	c.draining.Store(true)
+	c.nc.SetReadDeadline(time.Now())
+}
+
+// unblockIfDraining re-arms an expired read deadline after the reader set a
+// later one: drain stores the flag before its deadline, so either the
+// reader sees the flag here or drain's deadline comes after the reader's.
+func (c *conn) unblockIfDraining() {
+	if c.draining.Load() {
+		c.nc.SetReadDeadline(time.Now())
+	}
 }
 
 func (c *conn) readLoop() {
 	defer c.s.wg.Done()
 	reason, err := c.serve()
 	c.readerReason, c.readerErr = reason, err
-	if !errors.Is(err, io.EOF) {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, errDraining) {
 		// Abortive close; on a clean EOF the writer finishes the
 		// response it holds (the client may have only half-closed).
 		c.shutdown(reason, err)
@@ -123,7 +148,13 @@ func (c *conn) serve() (reason string, err error) {
 	for {
 		c.inFrame = false
 		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle))
+		c.unblockIfDraining()
 		frame, err := c.fr.next()
+		if c.draining.Load() {
+			// A request read now would meet a cancelled context: leave it
+			// unanswered, as a closed connection leaves it.
+			return errDraining.Error(), errDraining
+		}
 		if err != nil {
 			return c.readFailed(err)
 		}

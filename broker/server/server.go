@@ -162,17 +162,38 @@ func (s *Server) Close() error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	// 2. Cancel every request context, so blocked handlers return.
+	// 2. Cancel every request context, so parked handlers (acks=all
+	// produce, long-poll fetch) answer now.
 	s.cancel()
-	// 3. Close every connection: readers and writers unblock and exit.
-	// (Outside s.mu: shutdown untracks under it.)
+	// 3. Drain: each connection reads no new request and its writer sends
+	// the response in hand (a retriable error rather than a connection
+	// closed under an in-flight request), then closes.
+	for _, c := range conns {
+		c.drain()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(drainTimeout):
+	}
+	// 4. Close what is still open (a client that does not read): readers
+	// and writers unblock and exit. (Outside s.mu: shutdown untracks
+	// under it.)
 	for _, c := range conns {
 		c.shutdown("server closing", nil)
 	}
-	// 4. Wait for accept loops, readers and writers.
-	s.wg.Wait()
+	<-done
 	return nil
 }
+
+// drainTimeout bounds how long Close waits for connections to send the
+// responses they hold.
+const drainTimeout = 2 * time.Second
 
 // track registers a new connection; it returns false once Close has begun,
 // and then the caller must close the connection itself.

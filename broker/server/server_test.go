@@ -20,7 +20,8 @@ import (
 
 // testDispatcher serves ApiVersions, Metadata, Produce and OffsetCommit with
 // kmsg types and records what it got. Metadata topic names steer it: "panic"
-// panics, "error" returns an error, "block" blocks until ctx is done.
+// panics, "error" returns an error, "block" blocks until ctx is done, "park"
+// blocks until ctx is done and then answers.
 type testDispatcher struct {
 	maxSleep time.Duration // random sleep per Metadata request, if > 0
 
@@ -79,6 +80,8 @@ func (d *testDispatcher) Handle(ctx context.Context, req *Request) (kmsg.Respons
 			case "block":
 				<-ctx.Done()
 				return nil, ctx.Err()
+			case "park":
+				<-ctx.Done() // answers when the server closes, as a parked acks=all produce does
 			}
 			rt := kmsg.NewMetadataResponseTopic()
 			rt.Topic = kmsg.StringPtr(name)
@@ -458,6 +461,37 @@ func TestCloseWithActiveConnections(t *testing.T) {
 	}
 	if err := s.Start(); err == nil {
 		t.Fatal("Start after Close succeeded")
+	}
+}
+
+// TestCloseAnswersParkedRequest: a request parked in its handler when the
+// server closes gets its response before the connection closes, and a
+// request sent after Close began is not served.
+func TestCloseAnswersParkedRequest(t *testing.T) {
+	s := startServer(t, &testDispatcher{}, nil)
+	c := dial(t, s)
+	c.send(metadataReq(1, "park"), 7)
+	deadline := time.Now().Add(5 * time.Second)
+	for !hasTopic(s.d.(*testDispatcher), "park") {
+		if time.Now().After(deadline) {
+			t.Fatal("parked request never reached the dispatcher")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() {
+		s.Close()
+		close(closed)
+	}()
+	resp := c.mustRead(3, 1, 7).(*kmsg.MetadataResponse)
+	if len(resp.Topics) != 1 || *resp.Topics[0].Topic != "park" {
+		t.Fatalf("response topics %+v", resp.Topics)
+	}
+	c.expectClosed(3 * time.Second)
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
 	}
 }
 
