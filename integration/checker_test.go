@@ -197,6 +197,13 @@ func startProducer(t testing.TB, c *Cluster, topic, name string, acks sarama.Req
 	if err != nil {
 		t.Fatalf("producer: %v", err)
 	}
+	return runWorkload(t, p, topic, name, rate)
+}
+
+// runWorkload sends unique values to topic through p at about rate
+// messages per second and records every answer, until Stop (registered
+// as a cleanup of t).
+func runWorkload(t testing.TB, p sarama.AsyncProducer, topic, name string, rate int) *producerWorkload {
 	w := &producerWorkload{t: t, topic: topic, name: name, producer: p, stop: make(chan struct{}),
 		errs: map[string]int{}, pending: map[int64]time.Time{}, seen: logView{}}
 	w.wg.Add(3)

@@ -165,31 +165,7 @@ func startRetryingProducer(t testing.TB, c *Cluster, topic, name string, rate in
 	if err != nil {
 		t.Fatalf("producer: %v", err)
 	}
-	w := &producerWorkload{t: t, topic: topic, name: name, producer: p, stop: make(chan struct{}),
-		errs: map[string]int{}, pending: map[int64]time.Time{}, seen: logView{}}
-	w.wg.Add(3)
-	go w.send(rate)
-	go func() {
-		defer w.wg.Done()
-		for m := range p.Successes() {
-			seq := m.Metadata.(int64)
-			w.mu.Lock()
-			delete(w.pending, seq)
-			w.acks = append(w.acks, ack{Partition: m.Partition, Offset: m.Offset, Value: string(valueBytes(m)), Seq: seq, At: time.Now()})
-			w.mu.Unlock()
-		}
-	}()
-	go func() {
-		defer w.wg.Done()
-		for e := range p.Errors() {
-			w.mu.Lock()
-			delete(w.pending, e.Msg.Metadata.(int64))
-			w.errs[errorClass(e.Err)]++
-			w.mu.Unlock()
-		}
-	}()
-	t.Cleanup(w.Stop)
-	return w
+	return runWorkload(t, p, topic, name, rate)
 }
 
 // TestRollingRestart is R23 without the group: every broker in turn gets

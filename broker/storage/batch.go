@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -83,4 +84,40 @@ func readBatchHeader(b []byte) kmsg.RecordBatch {
 		FirstSequence:        int32(be.Uint32(b[batchOffBaseSequence:])),
 		NumRecords:           int32(be.Uint32(b[batchOffNumRecords:])),
 	}
+}
+
+// forEachBatchHeader calls fn with the header of every whole batch whose
+// base offset is in [from, to), in log order; op names the caller in
+// errors. The header slice is reused between calls.
+func forEachBatchHeader(segs []*segment, from, to int64, op string, fn func(hdr []byte)) error {
+	var hdr [batchHeaderSize]byte
+	for i, s := range segs {
+		end := to
+		if i+1 < len(segs) {
+			end = min(end, segs[i+1].base)
+		}
+		if end <= from || s.base >= to {
+			continue
+		}
+		size := s.size.Load()
+		bp, ok, err := s.find(from, size)
+		if err != nil {
+			return fmt.Errorf("%s from segment %d: %w", op, s.base, err)
+		}
+		if !ok {
+			continue
+		}
+		for pos := bp.pos; pos+batchHeaderSize <= size; {
+			if _, err := s.file.ReadAt(hdr[:], pos); err != nil {
+				return fmt.Errorf("%s from segment %d at %d: %w", op, s.base, pos, err)
+			}
+			length := int64(batchLength(hdr[:]))
+			if length < batchMinLength || pos+batchLogOverhead+length > size || batchBaseOffset(hdr[:]) >= to {
+				break
+			}
+			fn(hdr[:])
+			pos += batchLogOverhead + length
+		}
+	}
+	return nil
 }

@@ -356,36 +356,7 @@ func (ps *producerStateManager) load(segs []*segment, replayFrom, leo, nowMs, ex
 
 // replay applies the headers of the batches with offsets in [from, to).
 func (ps *producerStateManager) replay(segs []*segment, from, to int64) error {
-	var hdr [batchHeaderSize]byte
-	for i, s := range segs {
-		end := to
-		if i+1 < len(segs) {
-			end = min(end, segs[i+1].base)
-		}
-		if end <= from || s.base >= to {
-			continue
-		}
-		size := s.size.Load()
-		bp, ok, err := s.find(from, size)
-		if err != nil {
-			return fmt.Errorf("replay producer state from segment %d: %w", s.base, err)
-		}
-		if !ok {
-			continue
-		}
-		for pos := bp.pos; pos+batchHeaderSize <= size; {
-			if _, err := s.file.ReadAt(hdr[:], pos); err != nil {
-				return fmt.Errorf("replay producer state from segment %d at %d: %w", s.base, pos, err)
-			}
-			length := int64(batchLength(hdr[:]))
-			if length < batchMinLength || pos+batchLogOverhead+length > size || batchBaseOffset(hdr[:]) >= to {
-				break
-			}
-			ps.applyBatch(hdr[:])
-			pos += batchLogOverhead + length
-		}
-	}
-	return nil
+	return forEachBatchHeader(segs, from, to, "replay producer state", func(hdr []byte) { ps.applyBatch(hdr) })
 }
 
 // truncateFully forgets every producer and snapshot (the log restarts

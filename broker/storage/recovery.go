@@ -399,37 +399,13 @@ func (c *leaderEpochCache) rebuild(segs []*segment, from, to int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	changed := false
-	var hdr [batchHeaderSize]byte
-	for i, s := range segs {
-		end := to
-		if i+1 < len(segs) {
-			end = min(end, segs[i+1].base)
+	err := forEachBatchHeader(segs, from, to, "rebuild leader epochs", func(hdr []byte) {
+		if epoch := batchLeaderEpoch(hdr); epoch >= 0 && c.assignLocked(epochEntry{epoch, batchBaseOffset(hdr)}) {
+			changed = true
 		}
-		if end <= from || s.base >= to {
-			continue
-		}
-		size := s.size.Load()
-		bp, ok, err := s.find(from, size)
-		if err != nil {
-			return fmt.Errorf("rebuild leader epochs from segment %d: %w", s.base, err)
-		}
-		if !ok {
-			continue
-		}
-		for pos := bp.pos; pos+batchHeaderSize <= size; {
-			if _, err := s.file.ReadAt(hdr[:], pos); err != nil {
-				return fmt.Errorf("rebuild leader epochs from segment %d at %d: %w", s.base, pos, err)
-			}
-			length := int64(batchLength(hdr[:]))
-			base := batchBaseOffset(hdr[:])
-			if length < batchMinLength || pos+batchLogOverhead+length > size || base >= to {
-				break
-			}
-			if epoch := batchLeaderEpoch(hdr[:]); epoch >= 0 && c.assignLocked(epochEntry{epoch, base}) {
-				changed = true
-			}
-			pos += batchLogOverhead + length
-		}
+	})
+	if err != nil {
+		return err
 	}
 	if !changed {
 		return nil
