@@ -24,6 +24,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -980,8 +981,14 @@ func (z *zkClient) Create(p string, data []byte, flags int32) (string, error) {
 // Delete deletes p at version (-1: any).
 func (z *zkClient) Delete(p string, version int32) error { return z.Conn.Delete(z.Abs(p), version) }
 
+// freePorts picks a listener port for each of n brokers: free on the
+// broker's own address and below the kernel's ephemeral range (32768 and
+// up), so no outgoing connection a broker opens from its address (to
+// ZooKeeper, to another broker) can take the port before the broker
+// binds it, or while it is down between restarts.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
+	const lo, hi = 20000, 32768
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
@@ -990,12 +997,18 @@ func freePorts(t testing.TB, n int) []int {
 	}()
 	ports := make([]int, n)
 	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+		for try := 0; ; try++ {
+			port := lo + rand.IntN(hi-lo)
+			l, err := net.Listen("tcp", net.JoinHostPort(brokerHost(i), strconv.Itoa(port)))
+			if err == nil {
+				ls = append(ls, l)
+				ports[i] = port
+				break
+			}
+			if try == 100 {
+				t.Fatalf("no free port for broker %d: %v", i, err)
+			}
 		}
-		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
 	return ports
 }
