@@ -1,13 +1,9 @@
 package integration
 
 import (
-	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -15,44 +11,6 @@ import (
 // described and deleted, broker and cluster-default configs, --all, the
 // quota entity types on a cluster without the quota APIs, and Kafka's
 // errors.
-
-// adminToolNames are the tools of the admin tests (configs, records,
-// election, reassignment); the shared list in tools_harness_test.go does
-// not name them.
-var adminToolNames = []string{"kafka-configs", "kafka-delete-records", "kafka-leader-election", "kafka-reassign-partitions"}
-
-var (
-	adminToolsOnce sync.Once
-	adminToolsErr  error
-)
-
-// buildAdminTools builds adminToolNames next to the other tools, once.
-func buildAdminTools(t testing.TB) {
-	t.Helper()
-	dir := buildTools(t)
-	adminToolsOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = filepath.Join(getenv("GOROOT", "/usr/local/go"), "bin", "go")
-		}
-		args := []string{"build", "-o", dir + "/"}
-		if brokerRace() {
-			args = append(args, "-race")
-		}
-		for _, n := range adminToolNames {
-			args = append(args, "github.com/gregor-broker/gregor/tools/"+n)
-		}
-		cmd := exec.Command(goBin, args...)
-		var buf bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		if err := cmd.Run(); err != nil {
-			adminToolsErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, buf.String())
-		}
-	})
-	if adminToolsErr != nil {
-		t.Fatalf("the admin tools could not be built:\n%v", adminToolsErr)
-	}
-}
 
 // writeToolFile writes content to a file in a test's temp dir (the JSON
 // files the admin tools read) and returns its path.
@@ -77,7 +35,7 @@ func expectTool(t testing.TB, addrs map[string]string, r toolResult, code int, s
 }
 
 func TestToolConfigs(t *testing.T) {
-	buildAdminTools(t)
+	buildTools(t)
 	c := newCluster(t, opts{Overrides: map[string]string{"auto.create.topics.enable": "false"}})
 	bs := bootstrapFlag(c)
 	addrs := kafkaAddrs(c)

@@ -34,7 +34,7 @@ func waitLeadersAndISR(t testing.TB, c *Cluster, topic string, leaders []int32, 
 // back, partitions already led by it are "Valid replica already elected",
 // and Kafka's errors.
 func TestToolLeaderElection(t *testing.T) {
-	buildAdminTools(t)
+	buildTools(t)
 	c := newCluster(t, opts{Brokers: 3, Overrides: map[string]string{"auto.leader.rebalance.enable": "false"}})
 	bs := bootstrapFlag(c)
 	addrs := kafkaAddrs(c)

@@ -1,13 +1,9 @@
 package integration
 
 import (
-	"bytes"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,38 +15,6 @@ import (
 // members and state views, list, reset-offsets in every scenario (and a
 // consumer resuming from the new offset), delete-offsets, delete, and
 // Kafka's errors.
-
-var (
-	groupsToolOnce sync.Once
-	groupsToolErr  error
-)
-
-// buildGroupsTool builds tools/kafka-consumer-groups next to the other
-// tools (the shared list in tools_harness_test.go does not name it).
-func buildGroupsTool(t testing.TB) {
-	t.Helper()
-	dir := buildTools(t)
-	groupsToolOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = filepath.Join(getenv("GOROOT", "/usr/local/go"), "bin", "go")
-		}
-		args := []string{"build", "-o", dir + "/"}
-		if brokerRace() {
-			args = append(args, "-race")
-		}
-		args = append(args, "github.com/gregor-broker/gregor/tools/kafka-consumer-groups")
-		cmd := exec.Command(goBin, args...)
-		var buf bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		if err := cmd.Run(); err != nil {
-			groupsToolErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, buf.String())
-		}
-	})
-	if groupsToolErr != nil {
-		t.Fatalf("kafka-consumer-groups could not be built:\n%v", groupsToolErr)
-	}
-}
 
 var (
 	// uuidRe is the random part of a member id ("console-consumer-<uuid>");
@@ -97,7 +61,7 @@ func produceToPartitions(t testing.TB, c *Cluster, topic, prefix string, counts 
 }
 
 func TestToolConsumerGroups(t *testing.T) {
-	buildGroupsTool(t)
+	buildTools(t)
 	c := newCluster(t, opts{})
 	bs := bootstrapFlag(c)
 	addrs := kafkaAddrs(c)
@@ -364,7 +328,7 @@ func TestToolConsumerGroups(t *testing.T) {
 // --state on three brokers against the coordinator a sarama client finds,
 // and that --list gathers the groups of every coordinator.
 func TestToolConsumerGroupsCoordinator(t *testing.T) {
-	buildGroupsTool(t)
+	buildTools(t)
 	c := newCluster(t, opts{Brokers: 3})
 	bs := bootstrapFlag(c)
 	createTopic(t, c, c.Admin(t, nil), "cg-topic", 3, 3)

@@ -27,6 +27,8 @@ var toolNames = []string{
 	"kafka-topics", "kafka-console-producer", "kafka-console-consumer",
 	"kafka-broker-api-versions", "kafka-get-offsets", "kafka-producer-perf-test",
 	"kafka-consumer-perf-test", "zookeeper-shell", "kafka-server-stop",
+	"kafka-consumer-groups", "kafka-configs", "kafka-delete-records",
+	"kafka-leader-election", "kafka-reassign-partitions",
 }
 
 var (

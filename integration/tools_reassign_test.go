@@ -15,7 +15,7 @@ import (
 // --verify reports them completed and clears the throttles, --list and
 // --cancel on a reassignment that cannot finish, and Kafka's errors.
 func TestToolReassignPartitions(t *testing.T) {
-	buildAdminTools(t)
+	buildTools(t)
 	c := newCluster(t, opts{Brokers: 3, Overrides: map[string]string{"auto.leader.rebalance.enable": "false"}})
 	bs := bootstrapFlag(c)
 	addrs := kafkaAddrs(c)

@@ -9,7 +9,7 @@ import (
 // low watermarks it reports are the log start offsets kafka-get-offsets
 // then sees, and each of Kafka's errors, per partition and for the file.
 func TestToolDeleteRecords(t *testing.T) {
-	buildAdminTools(t)
+	buildTools(t)
 	c := newCluster(t, opts{Overrides: map[string]string{"auto.create.topics.enable": "false"}})
 	bs := bootstrapFlag(c)
 	addrs := kafkaAddrs(c)
