@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -118,26 +117,9 @@ func benchIdempotentProduce(b *testing.B) {
 			}
 		}
 	}
-	for _, l := range legs {
-		// Both sides run on the same brokers: each side's CPU is what the
-		// brokers used during its own rounds.
-		gb := float64(l.bytes) / 1e9
-		b.ReportMetric(l.mbps(), l.name+"-MB/s")
-		b.ReportMetric(l.cpu/gb, l.name+"-brokers-cpu-s/GB")
-		setResult("idem/produce/"+l.name+"/MBps", l.mbps())
-		setResult("idem/produce/"+l.name+"/cpu", l.cpu/gb)
-	}
-	ratio := legs[0].mbps() / legs[1].mbps()
-	b.ReportMetric(ratio, "idempotent/plain")
-	setResult("idem/produce/ratio", ratio)
-	rs := make([]float64, len(legs[0].perRound))
-	for i := range rs {
-		rs[i] = legs[0].perRound[i] / legs[1].perRound[i]
-	}
-	slices.Sort(rs)
-	setResult("idem/produce/ratio/median", median(rs))
-	setResult("idem/produce/ratio/min", rs[0])
-	setResult("idem/produce/ratio/max", rs[len(rs)-1])
+	// Both sides run on the same brokers: each side's CPU is what the
+	// brokers used during its own rounds.
+	reportLegs(b, "idem/produce", "idempotent/plain", legs)
 }
 
 func printIdempotentFigures(w io.Writer) {

@@ -190,23 +190,32 @@ func benchReplProduce(b *testing.B) {
 	rt.single.produced += legs[1].bytes / recordSize
 	for _, l := range legs {
 		l.cpu = l.cpuNow() - l.cpu0
+	}
+	reportLegs(b, "repl/produce", "rf3/rf1", legs)
+}
+
+// reportLegs reports each leg's MB/s and brokers' CPU per GB, and the ratio
+// of the first leg to the second (overall, and the median, min and max per
+// round) under prefix; unit names the ratio for b.ReportMetric.
+func reportLegs(b *testing.B, prefix, unit string, legs []*replLeg) {
+	for _, l := range legs {
 		gb := float64(l.bytes) / 1e9
 		b.ReportMetric(l.mbps(), l.name+"-MB/s")
 		b.ReportMetric(l.cpu/gb, l.name+"-brokers-cpu-s/GB")
-		setResult("repl/produce/"+l.name+"/MBps", l.mbps())
-		setResult("repl/produce/"+l.name+"/cpu", l.cpu/gb)
+		setResult(prefix+"/"+l.name+"/MBps", l.mbps())
+		setResult(prefix+"/"+l.name+"/cpu", l.cpu/gb)
 	}
 	ratio := legs[0].mbps() / legs[1].mbps()
-	b.ReportMetric(ratio, "rf3/rf1")
-	setResult("repl/produce/ratio", ratio)
+	b.ReportMetric(ratio, unit)
+	setResult(prefix+"/ratio", ratio)
 	rs := make([]float64, len(legs[0].perRound))
 	for i := range rs {
 		rs[i] = legs[0].perRound[i] / legs[1].perRound[i]
 	}
 	slices.Sort(rs)
-	setResult("repl/produce/ratio/median", median(rs))
-	setResult("repl/produce/ratio/min", rs[0])
-	setResult("repl/produce/ratio/max", rs[len(rs)-1])
+	setResult(prefix+"/ratio/median", median(rs))
+	setResult(prefix+"/ratio/min", rs[0])
+	setResult(prefix+"/ratio/max", rs[len(rs)-1])
 }
 
 // latencyFractions are the rates of the latency benchmark, as fractions of
